@@ -1,0 +1,183 @@
+"""Adapters that put bytegram and its peers (llguidance, xgrammar, outlines-core) behind one
+small interface, so that every benchmark runs them side by side on the same inputs.
+
+Peers are optional (`pip install -e .[bench]`); a missing one is reported and skipped.
+Every engine gets the same tokenizer file and the same grammar text.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import bytegram
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("BYTEGRAM_DATA", REPO.parent / "shared" / "data"))
+
+
+def tokenizer_path(name: str = "llama3") -> Path:
+    return DATA / "tokenizers" / name / "tokenizer.json"
+
+
+def version_of(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+@dataclass
+class PeerMatcher:
+    """One sequence in one engine: fill a mask, accept a token, check acceptance."""
+
+    fill: Callable[[], None]
+    accept: Callable[[int], bool]
+    accepting: Callable[[], bool]
+    is_allowed: Callable[[int], bool] | None = None
+
+
+@dataclass
+class Engine:
+    name: str
+    version: str
+    load_seconds: float
+    compile_regex: Callable[[str], Callable[[], PeerMatcher]] | None = None
+    compile_lark: Callable[[str], Callable[[], PeerMatcher]] | None = None
+    compile_json_schema: Callable[[str], Callable[[], PeerMatcher]] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def bytegram_engine(vocab: "bytegram.Vocabulary", load_seconds: float) -> Engine:
+    def factory(grammar: "bytegram.Grammar") -> Callable[[], PeerMatcher]:
+        compiled = bytegram.compile(grammar, vocab)
+        bitmask = compiled.allocate_bitmask(1)
+
+        def make() -> PeerMatcher:
+            m = compiled.matcher()
+            return PeerMatcher(lambda: m.fill_bitmask(bitmask), m.accept, m.is_accepting,
+                               m.is_allowed)
+
+        return make
+
+    return Engine("bytegram", bytegram.__version__, load_seconds,
+                  compile_regex=lambda p: factory(bytegram.Grammar.from_regex(p)))
+
+
+def llguidance_engine(path: Path) -> Engine | None:
+    try:
+        import llguidance
+        import llguidance.numpy as lln
+    except ImportError:
+        return None
+    t0 = time.perf_counter()
+    tok = llguidance.LLTokenizer(str(path))
+    load = time.perf_counter() - t0
+
+    def factory(grammar: str) -> Callable[[], PeerMatcher]:
+        # construct once to surface errors and do the compile work
+        first = llguidance.LLMatcher(tok, grammar)
+        if first.is_error():
+            raise RuntimeError(first.get_error())
+        bitmask = lln.allocate_token_bitmask(1, tok.vocab_size)
+
+        def make() -> PeerMatcher:
+            m = first.deep_copy()
+            return PeerMatcher(lambda: lln.fill_next_token_bitmask(m, bitmask, 0),
+                               m.consume_token, m.is_accepting)
+
+        return make
+
+    return Engine("llguidance", version_of("llguidance"), load,
+                  compile_regex=lambda p: factory(llguidance.LLMatcher.grammar_from_regex(p)),
+                  compile_lark=lambda g: factory(llguidance.LLMatcher.grammar_from_lark(g)),
+                  compile_json_schema=lambda s: factory(
+                      llguidance.LLMatcher.grammar_from_json_schema(s)))
+
+
+def xgrammar_engine(path: Path, vocab_size: int) -> Engine | None:
+    try:
+        import transformers
+        import xgrammar as xgr
+    except ImportError:
+        return None
+    import warnings
+
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hf = transformers.PreTrainedTokenizerFast(tokenizer_file=str(path))
+        info = xgr.TokenizerInfo.from_huggingface(hf, vocab_size=vocab_size)
+    compiler = xgr.GrammarCompiler(info, max_threads=1, cache_enabled=False)
+    load = time.perf_counter() - t0
+
+    def factory(compiled: Any) -> Callable[[], PeerMatcher]:
+        bitmask = xgr.allocate_token_bitmask(1, info.vocab_size)
+
+        def make() -> PeerMatcher:
+            m = xgr.GrammarMatcher(compiled)
+            return PeerMatcher(lambda: m.fill_next_token_bitmask(bitmask), m.accept_token,
+                               m.is_terminated)
+
+        return make
+
+    return Engine("xgrammar", version_of("xgrammar"), load,
+                  compile_regex=lambda p: factory(compiler.compile_regex(p)),
+                  compile_lark=None,
+                  compile_json_schema=lambda s: factory(compiler.compile_json_schema(s)),
+                  notes=["xgrammar reports acceptance only after EOS (is_terminated)"])
+
+
+def outlines_engine(vocab: "bytegram.Vocabulary") -> Engine | None:
+    try:
+        import outlines_core as oc
+    except ImportError:
+        return None
+    t0 = time.perf_counter()
+    mapping: dict[bytes, list[int]] = {}
+    for i, b in enumerate(vocab.token_bytes):
+        if b and i not in vocab.special_ids:
+            mapping.setdefault(b, []).append(i)
+    eos = int(vocab.eos_ids[0])
+    ocv = oc.Vocabulary(eos, mapping)
+    load = time.perf_counter() - t0
+    width = (vocab.size + 31) // 32
+
+    def factory(pattern: str) -> Callable[[], PeerMatcher]:
+        index = oc.Index(pattern, ocv)
+        mask = np.zeros(width, dtype=np.int32)
+
+        def make() -> PeerMatcher:
+            g = oc.Guide(index)
+
+            def accept(t: int) -> bool:
+                try:
+                    g.advance(t)
+                    return True
+                except Exception:
+                    return False
+
+            return PeerMatcher(lambda: g.write_mask_into(mask.ctypes.data, width, 4), accept,
+                               g.is_finished)
+
+        return make
+
+    return Engine("outlines-core", version_of("outlines-core"), load, compile_regex=factory)
+
+
+def percentile(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs), q)) if xs else float("nan")
+
+
+def fmt_us(seconds: float) -> str:
+    return f"{seconds * 1e6:.1f}"
+
+
+def fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.2f}"

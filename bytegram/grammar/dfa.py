@@ -1,0 +1,351 @@
+"""Byte-level DFAs: a dense int32 transition table over bytes 0..255.
+
+``transitions[q, b]`` is the next state, or -1 (dead). ``accepting[q]`` says whether the
+input read so far is in the language. State ``start`` is the initial state. After
+``trim()`` every state can still reach an accepting state, so "not dead" means "viable
+prefix": this is what makes a token mask exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ByteDFA", "refine_partition", "minimize_table", "useful_states"]
+
+DEAD = -1
+
+
+def refine_partition(transitions: np.ndarray, initial: np.ndarray, *,
+                     max_rounds: int | None = None) -> np.ndarray:
+    """Moore-style partition refinement over a dense table.
+
+    ``initial`` gives each state a starting class id. Two states stay together while their
+    classes and the classes of all their successors (dead = its own class) agree. Stops at
+    the fixpoint or after ``max_rounds`` rounds (after k rounds, states in one class agree
+    on every string of length <= k). Returns class ids numbered 0..k-1 by first occurrence.
+    """
+    n = transitions.shape[0]
+    _, labels = np.unique(initial, return_inverse=True)
+    labels = labels.astype(np.int64).reshape(-1)
+    n_classes = int(labels.max()) + 1 if n else 0
+    rounds = 0
+    while max_rounds is None or rounds < max_rounds:
+        rounds += 1
+        # successor classes, with dead mapped to -1
+        succ = np.where(transitions >= 0, labels[np.maximum(transitions, 0)], -1)
+        sig = np.concatenate([labels[:, None], succ], axis=1)
+        _, new_labels = np.unique(sig, axis=0, return_inverse=True)
+        new_labels = new_labels.astype(np.int64).reshape(-1)
+        new_n = int(new_labels.max()) + 1 if n else 0
+        labels = new_labels
+        if new_n == n_classes:
+            break
+        n_classes = new_n
+    # renumber by first occurrence so the result is deterministic and start-friendly
+    _, first = np.unique(labels, return_index=True)
+    order = np.argsort(first)
+    remap = np.empty_like(order)
+    remap[order] = np.arange(len(order))
+    return remap[labels]
+
+
+def _reach(n: int, src: np.ndarray, dst: np.ndarray, seeds) -> np.ndarray:
+    """States reachable from ``seeds`` along the edges ``src[i] -> dst[i]`` (bool [n])."""
+    order = np.argsort(src, kind="stable")
+    ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=ptr[1:])
+    ptr_l = ptr.tolist()
+    adj = dst[order].tolist()
+    seen = np.zeros(n, bool)
+    seen_l = seen.tolist()
+    stack = [int(q) for q in seeds]
+    for q in stack:
+        seen_l[q] = True
+    while stack:
+        q = stack.pop()
+        for r in adj[ptr_l[q]:ptr_l[q + 1]]:
+            if not seen_l[r]:
+                seen_l[r] = True
+                stack.append(r)
+    return np.array(seen_l, dtype=bool)
+
+
+def useful_states(table: np.ndarray, accepting: np.ndarray, start: int) -> np.ndarray:
+    """bool [n]: states reachable from ``start`` that can reach an accepting state.
+
+    ``table`` is a dense transition table over any number of symbols (-1 = dead). Linear in
+    the number of distinct edges (a graph search, not repeated sweeps over the table).
+    """
+    table = np.asarray(table)
+    n = table.shape[0]
+    if n == 0 or start < 0:
+        return np.zeros(n, bool)
+    tails, labels = np.nonzero(table >= 0)
+    heads = table[tails, labels].astype(np.int64)
+    key = np.unique(tails.astype(np.int64) * n + heads)  # distinct edges
+    src, dst = key // n, key % n
+    reach = _reach(n, src, dst, [start])
+    live = _reach(n, dst, src, np.flatnonzero(np.asarray(accepting, bool)))
+    return reach & live
+
+
+class _Partition:
+    """Refinable partition of 0..n-1 (Valmari & Lehtinen), with marking and splitting."""
+
+    __slots__ = ("z", "E", "L", "S", "F", "P", "M", "W")
+
+    def __init__(self, n: int) -> None:
+        self.z = 1 if n else 0  # number of sets
+        self.E = list(range(n))  # elements, grouped by set
+        self.L = list(range(n))  # location of each element in E
+        self.S = [0] * n  # set of each element
+        self.F = [0] * max(n, 1)  # first index of each set in E
+        self.P = [n] + [0] * max(n - 1, 0)  # past-the-end index of each set in E
+        self.M = [0] * max(n, 1)  # number of marked elements of each set
+        self.W: list[int] = []  # touched sets
+
+    def mark(self, e: int) -> None:
+        S, L, E, M = self.S, self.L, self.E, self.M
+        s = S[e]
+        i = L[e]
+        j = self.F[s] + M[s]
+        E[i] = E[j]
+        L[E[i]] = i
+        E[j] = e
+        L[e] = j
+        if not M[s]:
+            self.W.append(s)
+        M[s] += 1
+
+    def split(self) -> None:
+        F, P, M, S, E, W = self.F, self.P, self.M, self.S, self.E, self.W
+        while W:
+            s = W.pop()
+            j = F[s] + M[s]
+            if j == P[s]:
+                M[s] = 0
+                continue
+            z = self.z
+            if M[s] <= P[s] - j:  # the marked part is the smaller one: it becomes the new set
+                F[z] = F[s]
+                P[z] = F[s] = j
+            else:
+                P[z] = P[s]
+                F[z] = P[s] = j
+            for i in range(F[z], P[z]):
+                S[E[i]] = z
+            M[s] = M[z] = 0
+            self.z = z + 1
+
+
+def _bfs_order(table: np.ndarray, start: int) -> np.ndarray:
+    """States in breadth-first order from ``start``, successors taken in column order."""
+    n = table.shape[0]
+    new_id = np.full(n, -1, np.int64)
+    new_id[start] = 0
+    order = [np.array([start], np.int64)]
+    count = 1
+    frontier = order[0]
+    while frontier.size:
+        succ = table[frontier].ravel()
+        succ = succ[succ >= 0]
+        succ = succ[new_id[succ] < 0]
+        if not succ.size:
+            break
+        _, first = np.unique(succ, return_index=True)
+        fresh = succ[np.sort(first)]
+        new_id[fresh] = np.arange(count, count + fresh.size)
+        count += fresh.size
+        order.append(fresh)
+        frontier = fresh
+    return np.concatenate(order)
+
+
+def _column_classes(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group identical columns: (class id of each column, first column of each class).
+
+    Classes are numbered by their first column, so column order is kept. Columns are grouped
+    by a random-weight hash, then checked exactly (falling back to a sort on a collision).
+    """
+    t = np.asarray(table, np.int64)
+    w = np.random.default_rng(0x5EED).integers(1, 1 << 62, size=t.shape[0], dtype=np.int64)
+    h = w @ (t + 1) if t.shape[0] else np.zeros(t.shape[1], np.int64)  # wraps mod 2**64
+    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    if not (t == t[:, first[inv]]).all():  # a hash collision: group exactly
+        _, first, inv = np.unique(t.T, axis=0, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+    rank = np.empty(first.size, np.int64)
+    rank[np.argsort(first)] = np.arange(first.size)
+    return rank[inv], np.sort(first)
+
+
+def minimize_table(table: np.ndarray, accepting: np.ndarray,
+                   start: int) -> tuple[np.ndarray, np.ndarray]:
+    """Trim and minimize a DFA given as a dense table over ``k`` symbols (-1 = dead).
+
+    Returns ``(table, accepting)`` of the minimal DFA with start state 0 and states numbered
+    breadth-first from the start (successors in column order), so two DFAs for the same
+    language give identical arrays. The empty language gives zero states. Runs Valmari's
+    O(m log n) partition refinement over the m live transitions (partial DFAs need no sink).
+    """
+    table = np.asarray(table)
+    k = table.shape[1]
+    keep = useful_states(table, accepting, start)
+    if table.shape[0] == 0 or start < 0 or not keep[start]:
+        return np.zeros((0, k), np.int32), np.zeros(0, bool)
+    idx = np.flatnonzero(keep)
+    renum = np.full(table.shape[0], -1, np.int64)
+    renum[idx] = np.arange(idx.size)
+    sub = table[idx]
+    sub = np.where(sub >= 0, renum[np.maximum(sub, 0)], -1)
+    n = idx.size
+    acc = np.asarray(accepting, bool)[idx]
+    tails_a, labels_a = np.nonzero(sub >= 0)
+    heads_a = sub[tails_a, labels_a]
+    T = tails_a.tolist()
+    H = heads_a.tolist()
+    mm = len(T)
+
+    B = _Partition(n)
+    for q in np.flatnonzero(acc).tolist():
+        B.mark(q)
+    B.split()
+
+    # cords: transitions grouped by label
+    C = _Partition(mm)
+    if mm:
+        by_label = np.argsort(labels_a, kind="stable")
+        lab_sorted = labels_a[by_label]
+        bounds = np.flatnonzero(np.diff(lab_sorted)) + 1
+        firsts = np.concatenate([[0], bounds]).tolist()
+        pasts = np.concatenate([bounds, [mm]]).tolist()
+        C.E = by_label.tolist()
+        loc = np.empty(mm, np.int64)
+        loc[by_label] = np.arange(mm)
+        C.L = loc.tolist()
+        cord = np.empty(mm, np.int64)
+        cord[by_label] = np.repeat(np.arange(len(firsts)), np.diff(firsts + [mm]))
+        C.S = cord.tolist()
+        C.F[:len(firsts)] = firsts
+        C.P[:len(pasts)] = pasts
+        C.z = len(firsts)
+
+    # transitions by head
+    by_head = np.argsort(heads_a, kind="stable").tolist()
+    hptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(heads_a, minlength=n), out=hptr[1:])
+    hptr_l = hptr.tolist()
+
+    b, c = 1, 0
+    BE, BF, BP = B.E, B.F, B.P
+    CE, CF, CP = C.E, C.F, C.P
+    bmark, cmark = B.mark, C.mark
+    while c < C.z:
+        for i in range(CF[c], CP[c]):
+            bmark(T[CE[i]])
+        B.split()
+        c += 1
+        while b < B.z:
+            for i in range(BF[b], BP[b]):
+                q = BE[i]
+                for j in range(hptr_l[q], hptr_l[q + 1]):
+                    cmark(by_head[j])
+            C.split()
+            b += 1
+
+    block = np.array(B.S, np.int64)
+    nb = B.z
+    out = np.full((nb, k), -1, np.int64)
+    out[block[tails_a], labels_a] = block[heads_a]
+    out_acc = np.zeros(nb, bool)
+    out_acc[block[acc]] = True
+    order = _bfs_order(out, int(block[renum[start]]))
+    pos = np.empty(nb, np.int64)
+    pos[order] = np.arange(nb)
+    out = out[order]
+    out = np.where(out >= 0, pos[np.maximum(out, 0)], -1).astype(np.int32)
+    return out, out_acc[order]
+
+
+@dataclass(frozen=True, eq=False)
+class ByteDFA:
+    """An immutable DFA over bytes. See the module docstring for the representation."""
+
+    transitions: np.ndarray  # int32 [n_states, 256], -1 = dead
+    accepting: np.ndarray  # bool [n_states]
+    start: int = 0
+
+    def __post_init__(self) -> None:
+        t = np.ascontiguousarray(self.transitions, dtype=np.int32)
+        a = np.ascontiguousarray(self.accepting, dtype=bool)
+        if t.ndim != 2 or t.shape[1] != 256 or a.shape != (t.shape[0],):
+            raise ValueError(f"ByteDFA wants transitions [n, 256] and accepting [n], got "
+                             f"{t.shape} and {a.shape}")
+        t.setflags(write=False)
+        a.setflags(write=False)
+        object.__setattr__(self, "transitions", t)
+        object.__setattr__(self, "accepting", a)
+
+    @property
+    def n_states(self) -> int:
+        return int(self.transitions.shape[0])
+
+    def step(self, state: int, data: bytes) -> int:
+        """Walk ``data`` from ``state``; -1 once dead."""
+        t = self.transitions
+        for b in data:
+            if state < 0:
+                return DEAD
+            state = int(t[state, b])
+        return state
+
+    def matches(self, data: bytes) -> bool:
+        """Whether ``data`` is in the language."""
+        s = self.step(self.start, data)
+        return s >= 0 and bool(self.accepting[s])
+
+    def is_empty(self) -> bool:
+        """Whether the language is empty (after trim, a DFA with no states)."""
+        return self.n_states == 0
+
+    def trim(self) -> "ByteDFA":
+        """Drop states that are unreachable from start or cannot reach an accepting state.
+
+        Transitions into dropped states become dead. An empty language yields a DFA with zero
+        states (``start`` = -1).
+        """
+        n = self.n_states
+        if n == 0 or self.start < 0:
+            return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), -1)
+        t = self.transitions
+        keep = useful_states(t, self.accepting, self.start)
+        if not keep[self.start]:
+            return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), -1)
+        new_id = np.full(n, -1, np.int64)
+        # keep start first
+        order = np.concatenate([[self.start], np.flatnonzero(keep & (np.arange(n) != self.start))])
+        new_id[order] = np.arange(len(order))
+        old = t[order]
+        new_t = np.where(old >= 0, new_id[np.maximum(old, 0)], -1).astype(np.int32)
+        return ByteDFA(new_t, self.accepting[order], 0)
+
+    def minimize(self) -> "ByteDFA":
+        """The minimal equivalent DFA (trimmed, start = 0, states in breadth-first order).
+
+        Two DFAs for the same language minimize to identical tables.
+        """
+        if self.n_states == 0 or self.start < 0:
+            return self.trim()
+        cls, reps = _column_classes(self.transitions)
+        table, acc = minimize_table(self.transitions[:, reps], self.accepting, self.start)
+        if table.shape[0] == 0:
+            return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), -1)
+        return ByteDFA(table[:, cls], acc, 0)
+
+    def byte_classes(self) -> np.ndarray:
+        """int array [256]: bytes with identical columns share a class id."""
+        _, cls = np.unique(self.transitions.T, axis=0, return_inverse=True)
+        return cls.reshape(-1).astype(np.int32)

@@ -1,0 +1,3 @@
+"""Stage 4: plugging bytegram into generation libraries (transformers; vLLM later)."""
+
+__all__: list[str] = []

@@ -1,0 +1,135 @@
+"""A byte trie over a vocabulary's text tokens, stored level by level as flat arrays.
+
+The trie knows nothing about grammars. Level ``i`` holds the distinct token prefixes of
+length ``i + 1``: their last byte and the index of their parent at level ``i - 1``. Walking
+an automaton over the whole vocabulary is then one gather per level (see ``walk``), and every
+shared prefix is walked once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InvalidArgument
+
+__all__ = ["TokenTrie"]
+
+
+@dataclass(frozen=True, eq=False)
+class TokenTrie:
+    """Level-wise trie of token byte strings.
+
+    ``level_bytes[i]`` (uint8) and ``level_parent[i]`` (int64, index into level ``i-1``;
+    zeros at level 0) describe the nodes of depth ``i + 1``. ``token_ids`` (int64) are the
+    indexed tokens and ``token_level``/``token_node`` where each one ends. Tokens with equal
+    bytes share a node.
+    """
+
+    level_bytes: tuple[np.ndarray, ...]
+    level_parent: tuple[np.ndarray, ...]
+    token_ids: np.ndarray
+    token_level: np.ndarray
+    token_node: np.ndarray
+
+    @property
+    def depth(self) -> int:
+        """Length of the longest token."""
+        return len(self.level_bytes)
+
+    @property
+    def n_nodes(self) -> int:
+        return int(sum(len(b) for b in self.level_bytes))
+
+    @classmethod
+    def build(cls, tokens: list[bytes], token_ids: np.ndarray) -> "TokenTrie":
+        """Build from byte strings (non-empty) and their ids."""
+        token_ids = np.asarray(token_ids, dtype=np.int64)
+        if len(tokens) != len(token_ids):
+            raise InvalidArgument("tokens and token_ids differ in length")
+        if any(len(t) == 0 for t in tokens):
+            raise InvalidArgument("empty tokens cannot be indexed")
+        order = sorted(range(len(tokens)), key=tokens.__getitem__)
+        srt = [tokens[i] for i in order]
+        n = len(srt)
+        lengths = np.fromiter((len(t) for t in srt), dtype=np.int64, count=n)
+        depth = int(lengths.max()) if n else 0
+        flat = np.frombuffer(b"".join(srt), dtype=np.uint8)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        lcp = _lcp_with_previous(srt, flat, starts, lengths)
+        level_bytes = []
+        level_parent = []
+        end_level = lengths - 1
+        end_node = np.empty(n, dtype=np.int64)
+        active = np.arange(n)  # rows (in sorted order) longer than the current level
+        prev_node = np.zeros(n, dtype=np.int64)
+        for i in range(depth):
+            keep = lengths[active] > i
+            active = active[keep]
+            parent_node = prev_node[keep]
+            start = lcp[active] <= i
+            node = np.cumsum(start) - 1  # node index of each active row at this level
+            level_bytes.append(flat[starts[active[start]] + i])
+            level_parent.append(parent_node[start] if i else np.zeros(int(start.sum()), np.int64))
+            ends = lengths[active] == i + 1
+            end_node[active[ends]] = node[ends]
+            prev_node = node
+        ids_sorted = token_ids[np.asarray(order, dtype=np.int64)]
+        for arr in (*level_bytes, *level_parent, ids_sorted, end_level, end_node):
+            arr.setflags(write=False)
+        return cls(tuple(level_bytes), tuple(level_parent), ids_sorted, end_level, end_node)
+
+    def walk(self, transitions_ext: np.ndarray, state: int) -> list[np.ndarray]:
+        """States reached at every node from ``state``.
+
+        ``transitions_ext`` is a DFA table with one extra absorbing dead row at the end (index
+        ``dead``), all -1 entries replaced by ``dead``. Returns one int array per level.
+        """
+        out = []
+        prev = None
+        for i in range(self.depth):
+            if i == 0:
+                cur = transitions_ext[state, self.level_bytes[0]]
+            else:
+                cur = transitions_ext[prev[self.level_parent[i]], self.level_bytes[i]]
+            out.append(cur)
+            prev = cur
+        return out
+
+    def token_end_states(self, transitions_ext: np.ndarray, state: int) -> np.ndarray:
+        """For each indexed token (in ``token_ids`` order), the state after its bytes."""
+        levels = self.walk(transitions_ext, state)
+        res = np.empty(len(self.token_ids), dtype=transitions_ext.dtype)
+        for i, states in enumerate(levels):
+            sel = self.token_level == i
+            res[sel] = states[self.token_node[sel]]
+        return res
+
+
+def _lcp_with_previous(srt: list[bytes], flat: np.ndarray, starts: np.ndarray,
+                       lengths: np.ndarray, width: int = 16) -> np.ndarray:
+    """Longest common prefix of each sorted token with the one before it (0 for the first).
+
+    Compares the first ``width`` bytes with array ops and finishes the few longer ties in
+    Python, so that one very long token does not cost a [n, max_len] matrix.
+    """
+    n = len(srt)
+    lcp = np.zeros(n, dtype=np.int64)
+    if n < 2:
+        return lcp
+    cols = np.arange(width)
+    pos = starts[:, None] + cols[None, :]
+    valid = cols[None, :] < lengths[:, None]
+    head = np.where(valid, flat[np.minimum(pos, len(flat) - 1)].astype(np.int16), -1)
+    diff = head[1:] != head[:-1]
+    any_diff = diff.any(axis=1)
+    lcp[1:] = np.where(any_diff, diff.argmax(axis=1), width)
+    for j in np.flatnonzero(~any_diff) + 1:
+        a, b = srt[j - 1], srt[j]
+        k = width
+        m = min(len(a), len(b))
+        while k < m and a[k] == b[k]:
+            k += 1
+        lcp[j] = k
+    return lcp

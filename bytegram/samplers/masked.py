@@ -1,0 +1,184 @@
+"""``MaskedSampler``: compute the full token mask, apply the transforms, sample. Exact.
+
+Per row: repetition penalty, temperature, ``fill_bitmask`` + ``apply_bitmask``, top-k, top-p,
+min-p, then one categorical draw (cumulative sum + binary search over the kept tokens, no
+sort). The weight is exact: ``log Z = logsumexp(allowed) - logsumexp(all)`` of the penalized,
+tempered logits (before truncation).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import InvalidArgument
+from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng
+from .transforms import (_as_2d, apply_bitmask, apply_min_p, apply_repetition_penalty,
+                         apply_top_k, apply_top_p)
+
+__all__ = ["MaskedSampler", "categorical"]
+
+_NEG_INF = float("-inf")
+
+
+def categorical(values: np.ndarray, rng: np.random.Generator) -> int:
+    """Index drawn with probability softmax(values) (-inf entries never), by one uniform and
+    a binary search over the float64 cumulative sum. -1 if every entry is -inf."""
+    v = np.asarray(values)
+    if v.size == 0:
+        return -1
+    mx = float(v.max())
+    if mx == -math.inf:
+        return -1
+    cum = np.cumsum(np.exp(v.astype(np.float64) - mx))
+    i = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
+    return min(i, len(v) - 1)
+
+
+def _sample_row(row: np.ndarray, rng: np.random.Generator) -> int:
+    """Draw from softmax(row) restricted to its finite entries."""
+    keep = np.flatnonzero(row > -np.inf)
+    if len(keep) == 0:
+        return NO_TOKEN
+    if len(keep) == len(row):
+        return categorical(row, rng)
+    return int(keep[categorical(row[keep], rng)])
+
+
+class MaskedSampler:
+    """Exact constrained sampling with a full mask per step.
+
+    Keyword options: ``temperature`` (0 = greedy), ``top_k``, ``top_p``, ``min_p``,
+    ``repetition_penalty`` (see ``SamplingParams``), ``seed`` or ``generator`` (torch or
+    numpy) for reproducibility, ``compute_weights`` (False skips the two logsumexps; the
+    weight is then NaN). The caller's logits are never modified.
+    """
+
+    def __init__(self, *, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, min_p: float | None = None,
+                 repetition_penalty: float | None = None, seed: int | None = None,
+                 generator: Any = None, compute_weights: bool = True,
+                 params: SamplingParams | None = None) -> None:
+        if params is None:
+            params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p,
+                                    min_p=min_p, repetition_penalty=repetition_penalty)
+        elif not isinstance(params, SamplingParams):
+            raise InvalidArgument(f"params must be a SamplingParams, got {type(params).__name__}")
+        self.params = params
+        self.rng = make_rng(seed, generator)
+        self.compute_weights = bool(compute_weights)
+        self._buf: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return f"MaskedSampler({self.params})"
+
+    # -- public API ----------------------------------------------------------------------
+
+    def sample(self, logits: Any, matcher: Any, *, prev_ids: Any = None) -> Sample:
+        """One token for one sequence. ``logits``: ``[V]`` or ``[1, V]``; ``prev_ids``: the
+        sequence's previous token ids (for the repetition penalty)."""
+        x, _ = _as_2d(logits)
+        if x.shape[0] != 1:
+            raise InvalidArgument(f"sample() takes one row of logits, got {x.shape[0]}; "
+                                  f"use sample_batch()")
+        return self.sample_batch(x, [matcher], prev_ids=None if prev_ids is None else [prev_ids])[0]
+
+    def sample_batch(self, logits: Any, matchers: Sequence[Any], *,
+                     prev_ids: Sequence[Any] | None = None) -> list[Sample]:
+        """One token per row of ``logits`` ``[batch, V]``, row ``i`` constrained by
+        ``matchers[i]``. Matchers are not advanced: call ``accept`` yourself."""
+        x, _ = _as_2d(logits)
+        check_matchers(matchers, x.shape[0])
+        if prev_ids is not None and len(prev_ids) != x.shape[0]:
+            raise InvalidArgument(f"prev_ids has {len(prev_ids)} rows, logits {x.shape[0]}")
+        work = self._prepare(x, prev_ids)
+        bitmask = self._fill(matchers, work.shape[0], work.shape[1])
+        return self._sample_prepared(work, bitmask)
+
+    # -- internals shared with the rejection sampler ---------------------------------------
+
+    def _prepare(self, x: Any, prev_ids: Sequence[Any] | None) -> torch.Tensor:
+        """float32 CPU working copy with the penalty and temperature applied."""
+        t = torch.as_tensor(x)
+        work = t.detach().to(device="cpu", dtype=torch.float32, copy=True)
+        p = self.params
+        if p.repetition_penalty is not None and prev_ids is not None:
+            apply_repetition_penalty(work, prev_ids, p.repetition_penalty)
+        if not p.greedy and p.temperature != 1:
+            work *= float(p.inv_temperature)
+        return work
+
+    def _fill(self, matchers: Sequence[Any], batch: int, width: int) -> np.ndarray:
+        words = (width + 31) // 32
+        for m in matchers:
+            need = m.compiled.bitmask_width
+            if need > words:
+                words = need
+        buf = self._buf
+        if buf is None or buf.shape[0] < batch or buf.shape[1] != words:
+            buf = np.zeros((batch, words), dtype=np.int32)
+            self._buf = buf
+        view = buf[:batch]
+        for i, m in enumerate(matchers):
+            m.fill_bitmask(view, i)
+        return view
+
+    def _sample_prepared(self, work: torch.Tensor, bitmask: np.ndarray) -> list[Sample]:
+        p = self.params
+        batch = work.shape[0]
+        if p.greedy:
+            return self._greedy(work, bitmask)
+        lse_all = torch.logsumexp(work, dim=-1) if self.compute_weights else None
+        apply_bitmask(work, bitmask)
+        if lse_all is not None:
+            log_w = (torch.logsumexp(work, dim=-1) - lse_all).tolist()
+        else:
+            log_w = [math.nan] * batch
+        if p.top_k is not None:
+            apply_top_k(work, p.top_k)
+        if p.top_p is not None:
+            apply_top_p(work, p.top_p)
+        if p.min_p is not None:
+            apply_min_p(work, p.min_p)
+        rows = work.numpy()
+        out = []
+        for i in range(batch):
+            tok = _sample_row(rows[i], self.rng)
+            lw = float(log_w[i]) if tok != NO_TOKEN else _NEG_INF
+            if math.isnan(lw) and self.compute_weights:
+                lw = _NEG_INF
+            out.append(Sample(tok, lw, 0, False))
+        return out
+
+    def _greedy(self, work: torch.Tensor, bitmask: np.ndarray) -> list[Sample]:
+        rows = work.numpy()
+        mx = rows.max(axis=1)
+        ties = [np.flatnonzero(rows[i] == mx[i]) if np.isfinite(mx[i]) else np.zeros(0, np.int64)
+                for i in range(rows.shape[0])]
+        apply_bitmask(work, bitmask)
+        out = []
+        for i in range(rows.shape[0]):
+            row = rows[i]
+            tok = int(np.argmax(row))
+            if row[tok] == -np.inf:
+                out.append(Sample(NO_TOKEN, _NEG_INF, 0, False))
+                continue
+            t = ties[i]
+            n_ok = int(np.count_nonzero(row[t] > -np.inf)) if len(t) else 0
+            lw = math.log(n_ok / len(t)) if n_ok else _NEG_INF
+            out.append(Sample(tok, lw, 0, False))
+        return out
+
+
+def exact_log_z(work_row: np.ndarray, allowed_row: np.ndarray) -> float:
+    """log of the allowed mass of softmax(work_row); ``allowed_row`` is a boolean mask."""
+    mx = float(work_row.max())
+    if mx == -math.inf:
+        return _NEG_INF
+    e = np.exp(work_row.astype(np.float64) - mx)
+    tot = float(e.sum())
+    al = float(e[allowed_row].sum())
+    return math.log(al / tot) if al > 0 else _NEG_INF
