@@ -7,9 +7,7 @@ per-sequence objects.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,35 +16,13 @@ from ..errors import InvalidArgument, Unsupported
 from .bitmask import allocate_bitmask, bitmask_width
 from .matcher import DFAMatcher, Matcher
 from .token_index import TokenIndex
-from .trie import TokenTrie
+from .vocab_index import vocab_index
 
 if TYPE_CHECKING:
     from ..grammar.grammar import Grammar
     from .vocab import Vocabulary
 
-__all__ = ["CompiledGrammar", "compile", "token_trie"]
-
-_TRIES: "OrderedDict[str, TokenTrie]" = OrderedDict()
-_TRIES_LOCK = threading.Lock()
-_MAX_TRIES = 8
-
-
-def token_trie(vocab: "Vocabulary") -> TokenTrie:
-    """The byte trie of a vocabulary's text tokens, built once per fingerprint."""
-    key = vocab.fingerprint
-    with _TRIES_LOCK:
-        trie = _TRIES.get(key)
-        if trie is not None:
-            _TRIES.move_to_end(key)
-            return trie
-    ids = [i for i, b in enumerate(vocab.token_bytes) if b and i not in vocab.special_ids]
-    trie = TokenTrie.build([vocab.token_bytes[i] for i in ids], np.asarray(ids, dtype=np.int64))
-    with _TRIES_LOCK:
-        _TRIES[key] = trie
-        while len(_TRIES) > _MAX_TRIES:
-            _TRIES.popitem(last=False)
-    return trie
-
+__all__ = ["CompiledGrammar", "compile"]
 
 class CompiledGrammar:
     """A grammar bound to a vocabulary. Immutable; make per-sequence state with ``matcher()``.
@@ -64,17 +40,15 @@ class CompiledGrammar:
         self.vocab = vocab
         self.vocab_size = int(vocab.size)
         self.dfa = grammar.dfa
-        self.eos_ids = np.asarray(sorted(vocab.eos_ids), dtype=np.int32)
-        self.index = TokenIndex(self.dfa, token_trie(vocab), vocab_size=self.vocab_size)
+        vindex = vocab_index(vocab)
+        self.eos_ids = vindex.eos_ids
+        self.index = TokenIndex(self.dfa, vindex)
         # hot-path helpers for matchers
-        self._flat_table = memoryview(np.ascontiguousarray(self.dfa.transitions).reshape(-1)).cast("B").cast("i")
+        self._flat_table = memoryview(self.dfa.transitions.reshape(-1)).cast("B").cast("i")
         self._accepting_list = self.dfa.accepting.tolist()
-        self._eos_set = frozenset(int(e) for e in self.eos_ids)
-        special = vocab.special_ids
-        self._text_bytes = [None if (i in special or not b) else b
-                            for i, b in enumerate(vocab.token_bytes)]
-        self._eos_words = [(int(e) >> 5, np.uint32(1 << (int(e) & 31)).view(np.int32))
-                           for e in self.eos_ids]
+        self._eos_set = vindex.eos_set
+        self._text_bytes = vindex.text_bytes
+        self._eos_words = vindex.eos_words
         self.compile_seconds = time.perf_counter() - t0
 
     @property

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..grammar.dfa import ByteDFA, refine_partition
-from .bitmask import bitmask_width, pack_bool
-from .trie import TokenTrie
+from .bitmask import pack_bool
+from .vocab_index import VocabIndex
 
 __all__ = ["StateMask", "TokenIndex", "extended_table"]
 
@@ -86,17 +86,15 @@ class TokenIndex:
     under a lock.
     """
 
-    def __init__(self, dfa: ByteDFA, trie: TokenTrie, *, vocab_size: int) -> None:
+    def __init__(self, dfa: ByteDFA, vocab: VocabIndex) -> None:
         self.dfa = dfa
-        self.trie = trie
-        self.vocab_size = int(vocab_size)
-        self.width = bitmask_width(vocab_size)
-        self.table = extended_table(dfa)
+        self.trie = vocab.trie
+        self.vocab_size = vocab.vocab_size
+        self.width = vocab.width
+        self.table_flat = extended_table(dfa).reshape(-1)
         self.dead = dfa.n_states
-        self.text_ids = np.sort(trie.token_ids).astype(np.int32)
-        text_bool = np.zeros(self.vocab_size, dtype=bool)
-        text_bool[self.text_ids] = True
-        self.text_packed = pack_bool(text_bool, width=self.width)
+        self.text_ids = vocab.text_ids
+        self.text_packed = vocab.text_packed
         self.state_class = self._mask_classes()
         self._cache: dict[int, StateMask] = {}
         self._lock = threading.Lock()
@@ -132,8 +130,7 @@ class TokenIndex:
         return m
 
     def _compute(self, state: int) -> StateMask:
-        end = self.trie.token_end_states(self.table, state)
-        allowed = np.sort(self.trie.token_ids[end != self.dead]).astype(np.int32)
+        allowed = np.sort(self.trie.alive_tokens(self.table_flat, self.dead, state)).astype(np.int32)
         k = len(allowed)
         n_text = len(self.text_ids)
         n_forbidden = n_text - k

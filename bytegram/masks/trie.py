@@ -2,8 +2,8 @@
 
 The trie knows nothing about grammars. Level ``i`` holds the distinct token prefixes of
 length ``i + 1``: their last byte and the index of their parent at level ``i - 1``. Walking
-an automaton over the whole vocabulary is then one gather per level (see ``walk``), and every
-shared prefix is walked once.
+an automaton over the whole vocabulary is then one gather per level over the live nodes
+(see ``alive_tokens``), and every shared prefix is walked once.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ class TokenTrie:
     """Level-wise trie of token byte strings.
 
     ``level_bytes[i]`` (uint8) and ``level_parent[i]`` (int64, index into level ``i-1``;
-    zeros at level 0) describe the nodes of depth ``i + 1``. ``token_ids`` (int64) are the
+    zeros at level 0) describe the nodes of depth ``i + 1``; a node's children are the
+    contiguous range ``child_lo[i][node]:child_hi[i][node]`` of level ``i + 1``. ``token_ids`` (int64) are the
     indexed tokens and ``token_level``/``token_node`` where each one ends. Tokens with equal
     bytes share a node.
     """
@@ -32,6 +33,10 @@ class TokenTrie:
     token_ids: np.ndarray
     token_level: np.ndarray
     token_node: np.ndarray
+    child_lo: tuple[np.ndarray, ...] = ()
+    child_hi: tuple[np.ndarray, ...] = ()
+    level_offset: np.ndarray | None = None
+    token_global: np.ndarray | None = None
 
     @property
     def depth(self) -> int:
@@ -76,35 +81,61 @@ class TokenTrie:
             end_node[active[ends]] = node[ends]
             prev_node = node
         ids_sorted = token_ids[np.asarray(order, dtype=np.int64)]
-        for arr in (*level_bytes, *level_parent, ids_sorted, end_level, end_node):
-            arr.setflags(write=False)
-        return cls(tuple(level_bytes), tuple(level_parent), ids_sorted, end_level, end_node)
-
-    def walk(self, transitions_ext: np.ndarray, state: int) -> list[np.ndarray]:
-        """States reached at every node from ``state``.
-
-        ``transitions_ext`` is a DFA table with one extra absorbing dead row at the end (index
-        ``dead``), all -1 entries replaced by ``dead``. Returns one int array per level.
-        """
-        out = []
-        prev = None
-        for i in range(self.depth):
-            if i == 0:
-                cur = transitions_ext[state, self.level_bytes[0]]
+        # children of a node are contiguous at the next level (rows are sorted)
+        child_lo, child_hi = [], []
+        for i in range(depth):
+            n_i = len(level_bytes[i])
+            if i + 1 < depth:
+                par = level_parent[i + 1]
+                child_lo.append(np.searchsorted(par, np.arange(n_i), "left"))
+                child_hi.append(np.searchsorted(par, np.arange(n_i), "right"))
             else:
-                cur = transitions_ext[prev[self.level_parent[i]], self.level_bytes[i]]
-            out.append(cur)
-            prev = cur
-        return out
+                child_lo.append(np.zeros(n_i, np.int64))
+                child_hi.append(np.zeros(n_i, np.int64))
+        sizes = np.array([len(b) for b in level_bytes], dtype=np.int64)
+        level_offset = np.concatenate([[0], np.cumsum(sizes)])
+        token_global = level_offset[end_level] + end_node
+        for arr in (*level_bytes, *level_parent, *child_lo, *child_hi, ids_sorted, end_level,
+                    end_node, level_offset, token_global):
+            arr.setflags(write=False)
+        return cls(tuple(level_bytes), tuple(level_parent), ids_sorted, end_level, end_node,
+                   tuple(child_lo), tuple(child_hi), level_offset, token_global)
 
-    def token_end_states(self, transitions_ext: np.ndarray, state: int) -> np.ndarray:
-        """For each indexed token (in ``token_ids`` order), the state after its bytes."""
-        levels = self.walk(transitions_ext, state)
-        res = np.empty(len(self.token_ids), dtype=transitions_ext.dtype)
-        for i, states in enumerate(levels):
-            sel = self.token_level == i
-            res[sel] = states[self.token_node[sel]]
-        return res
+    def alive_tokens(self, table_flat: np.ndarray, dead: int, state: int) -> np.ndarray:
+        """Ids of the tokens whose bytes keep a DFA alive from ``state`` (unsorted).
+
+        ``table_flat`` is a DFA table with an absorbing ``dead`` row, raveled, so that the successor
+        of ``s`` on byte ``b`` is ``table_flat[s * 256 + b]``. Dead nodes are dropped level by
+        level: the work is proportional to the live part of the trie.
+        """
+        if self.depth == 0:
+            return np.zeros(0, dtype=self.token_ids.dtype)
+        alive = np.zeros(int(self.level_offset[-1]), dtype=bool)
+        states = table_flat[state * 256 + self.level_bytes[0].astype(np.int64)]
+        keep = states != dead
+        nodes = np.flatnonzero(keep)
+        states = states[keep]
+        for i in range(self.depth):
+            if not len(nodes):
+                break
+            alive[self.level_offset[i] + nodes] = True
+            if i + 1 == self.depth:
+                break
+            lo = self.child_lo[i][nodes]
+            cnt = self.child_hi[i][nodes] - lo
+            total = int(cnt.sum())
+            if not total:
+                break
+            # expand [lo, lo + cnt) ranges into one array of child indices
+            base = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
+            child = base + np.arange(total)
+            idx = np.repeat(states.astype(np.int64) << 8, cnt)
+            idx += self.level_bytes[i + 1][child]
+            nxt = table_flat[idx]
+            keep = nxt != dead
+            nodes = child[keep]
+            states = nxt[keep]
+        return self.token_ids[alive[self.token_global]]
 
 
 def _lcp_with_previous(srt: list[bytes], flat: np.ndarray, starts: np.ndarray,
