@@ -411,15 +411,18 @@ _ATOMS = st.sampled_from(["a", "b", "é", "[ab]", "[^a]", "[aé]", ".", "(?:)", 
 
 
 def _extend(children):
+    # no quantifier directly on a quantified group (a quantified child gets a literal appended):
+    # Python's backtracking reference gets very slow on ((x*)+)* towers
+    bare = children.map(lambda c: c + "b" if c.endswith(("*", "+", "?", "}")) else c)
     return st.one_of(
         st.tuples(children, children).map(lambda t: t[0] + t[1]),
         st.tuples(children, children).map(lambda t: f"(?:{t[0]}|{t[1]})"),
-        children.map(lambda c: f"(?:{c})*"),
-        children.map(lambda c: f"(?:{c})+"),
-        children.map(lambda c: f"(?:{c})?"),
-        st.tuples(children, st.integers(0, 2), st.integers(0, 2)).map(
+        bare.map(lambda c: f"(?:{c})*"),
+        bare.map(lambda c: f"(?:{c})+"),
+        bare.map(lambda c: f"(?:{c})?"),
+        st.tuples(bare, st.integers(0, 2), st.integers(0, 2)).map(
             lambda t: f"(?:{t[0]}){{{min(t[1], t[2])},{max(t[1], t[2])}}}"),
-        st.tuples(children, st.integers(0, 3)).map(lambda t: f"({t[0]}){{{t[1]}}}"),
+        st.tuples(bare, st.integers(0, 3)).map(lambda t: f"({t[0]}){{{t[1]}}}"),
     )
 
 
@@ -427,7 +430,7 @@ _REGEXES = st.recursive(_ATOMS, _extend, max_leaves=8)
 _SMALL = list(_strings(["a", "b", "é", "É", "."], 4))
 
 
-@settings(SETTINGS, max_examples=400)
+@settings(SETTINGS, max_examples=600)
 @given(pattern=_REGEXES)
 def test_generated_regexes_agree_with_re(pattern):
     dfa = regex_to_dfa(pattern)
