@@ -13,9 +13,11 @@ import numpy as np
 
 if TYPE_CHECKING:
     from .grammar.dfa import ByteDFA
+    from .grammar.ir import GrammarIR
     from .masks.vocab import Vocabulary
 
-__all__ = ["reference_dfa_mask", "reference_dfa_allowed_ids"]
+__all__ = ["reference_dfa_mask", "reference_dfa_allowed_ids", "EarleyRecognizer",
+           "reference_cfg_mask", "reference_cfg_allowed_ids"]
 
 
 def _walk(table: list[list[int]], state: int, data: bytes) -> int:
@@ -55,3 +57,197 @@ def reference_dfa_mask(dfa: "ByteDFA", vocab: "Vocabulary", prefix: bytes, *,
 def reference_dfa_allowed_ids(dfa: "ByteDFA", vocab: "Vocabulary", prefix: bytes) -> np.ndarray:
     """Sorted allowed ids after ``prefix`` (see ``reference_dfa_mask``)."""
     return np.flatnonzero(reference_dfa_mask(dfa, vocab, prefix)).astype(np.int32)
+
+
+# -- context-free grammars: a byte-level scannerless Earley recognizer ---------------------
+
+class EarleyRecognizer:
+    """Earley over bytes for a ``GrammarIR``, with terminals scanned through their DFAs.
+
+    Implements the IR's semantics literally: ignored terminals are allowed between any two
+    terminals and at both ends (by rewriting every terminal occurrence ``T`` to ``WS T`` and
+    the start to ``start WS``, with ``WS -> ε | WS I`` for each ignored ``I``), and every way
+    of splitting the bytes into terminals counts. A chart is a list of Earley sets; ``scan``
+    builds the next set from the previous ones without changing them, so callers can branch.
+
+    Items: ``(rule, dot, origin)`` for rules and ``(-1 - terminal, dfa_state, origin)`` for a
+    terminal being scanned. Nullable symbols are advanced over at prediction time
+    (Aycock and Horspool), which makes empty completions unnecessary.
+    """
+
+    def __init__(self, ir: "GrammarIR") -> None:
+        self.ir = ir
+        terms = list(ir.terminals)
+        self.term_index = {n: i for i, n in enumerate(terms)}
+        self._term_names = terms
+        self.term_tables = [ir.terminals[n].dfa.transitions.tolist() for n in terms]
+        self.term_accept = [ir.terminals[n].dfa.accepting.tolist() for n in terms]
+        self.term_start = [ir.terminals[n].dfa.start for n in terms]
+        rules: list[tuple[str, tuple[str, ...]]] = []
+        ws = None
+        if ir.ignore:
+            ws = "WS#ref"
+            rules.append((ws, ()))
+            for ig in ir.ignore:
+                rules.append((ws, (ws, ig)))
+        for r in ir.rules:
+            rhs: list[str] = []
+            for sym in r.rhs:
+                if ws is not None and sym in ir.terminals:
+                    rhs.append(ws)
+                rhs.append(sym)
+            rules.append((r.lhs, tuple(rhs)))
+        self.start = "START#ref"
+        rules.append((self.start, (ir.start, ws) if ws else (ir.start,)))
+        self.rules = rules
+        self.start_rule = len(rules) - 1
+        self.by_lhs: dict[str, list[int]] = {}
+        for i, (lhs, _) in enumerate(rules):
+            self.by_lhs.setdefault(lhs, []).append(i)
+        nullable = {n for n in terms if ir.terminals[n].nullable}
+        changed = True
+        while changed:
+            changed = False
+            for lhs, rhs in rules:
+                if lhs not in nullable and all(x in nullable for x in rhs):
+                    nullable.add(lhs)
+                    changed = True
+        self.nullable = nullable
+
+    # -- chart construction --------------------------------------------------------------
+
+    def _close(self, seeds: list[tuple[int, int, int]], k: int,
+               chart: list[set]) -> frozenset:
+        items: set = set()
+        work = list(seeds)
+        rules, by_lhs, nullable = self.rules, self.by_lhs, self.nullable
+        while work:
+            item = work.pop()
+            if item in items:
+                continue
+            items.add(item)
+            r, dot, origin = item
+            if r < 0:
+                continue
+            lhs, rhs = rules[r]
+            if dot == len(rhs):  # completion (origin < k: the nullable trick covers k)
+                if origin < k:
+                    for it in chart[origin]:
+                        rr, dd, oo = it
+                        if rr >= 0 and dd < len(rules[rr][1]) and rules[rr][1][dd] == lhs:
+                            work.append((rr, dd + 1, oo))
+                continue
+            sym = rhs[dot]
+            if sym in nullable:
+                work.append((r, dot + 1, origin))
+            ti = self.term_index.get(sym)
+            if ti is not None:
+                work.append((-1 - ti, self.term_start[ti], k))
+            else:
+                for rr in by_lhs.get(sym, ()):
+                    work.append((rr, 0, k))
+        return frozenset(items)
+
+    def initial(self) -> list[frozenset]:
+        """The chart before any byte: one set."""
+        return [self._close([(self.start_rule, 0, 0)], 0, [])]
+
+    def scan(self, chart: list[frozenset], byte: int) -> frozenset:
+        """The Earley set after ``byte``, given the chart so far (not modified)."""
+        k = len(chart)
+        seeds = []
+        done_terms: set[tuple[int, int]] = set()
+        for r, q, origin in chart[-1]:
+            if r >= 0:
+                continue
+            ti = -1 - r
+            q2 = self.term_tables[ti][q][byte]
+            if q2 < 0:
+                continue
+            seeds.append((r, q2, origin))
+            if self.term_accept[ti][q2]:
+                done_terms.add((ti, origin))
+        for ti, origin in done_terms:
+            name = self._term_names[ti]
+            for rr, dd, oo in chart[origin]:
+                if rr >= 0:
+                    rhs = self.rules[rr][1]
+                    if dd < len(rhs) and rhs[dd] == name:
+                        seeds.append((rr, dd + 1, oo))
+        return self._close(seeds, k, chart)
+
+    def chart_for(self, data: bytes) -> list[frozenset] | None:
+        """The chart after ``data``, or None once no reading survives."""
+        chart = self.initial()
+        for b in data:
+            nxt = self.scan(chart, b)
+            if not nxt:
+                return None
+            chart.append(nxt)
+        return chart
+
+    def is_complete(self, chart: list[frozenset]) -> bool:
+        """Whether the bytes of ``chart`` form a sentence."""
+        n_rhs = len(self.rules[self.start_rule][1])
+        return (self.start_rule, n_rhs, 0) in chart[-1]
+
+    def is_viable(self, data: bytes) -> bool:
+        """Whether ``data`` is a prefix of some sentence."""
+        return self.chart_for(data) is not None
+
+    def accepts(self, data: bytes) -> bool:
+        """Whether ``data`` is a sentence."""
+        chart = self.chart_for(data)
+        return chart is not None and self.is_complete(chart)
+
+
+def reference_cfg_mask(ir: "GrammarIR", vocab: "Vocabulary", prefix: bytes, *,
+                       token_ids: "np.ndarray | list[int] | None" = None,
+                       terminated: bool = False, width: int | None = None,
+                       recognizer: EarleyRecognizer | None = None) -> np.ndarray:
+    """Boolean mask after ``prefix``: a text token is allowed iff ``prefix + token`` is a
+    viable prefix (Earley, byte by byte); end-of-sequence iff ``prefix`` is a sentence.
+
+    ``token_ids`` restricts the text tokens checked (others stay False) for vocabularies
+    too large for this slow oracle. Tokens sharing leading bytes share the chart work.
+    """
+    rec = recognizer or EarleyRecognizer(ir)
+    size = vocab.size if width is None else int(width)
+    mask = np.zeros(size, dtype=bool)
+    if terminated:
+        return mask
+    chart = rec.chart_for(prefix)
+    if chart is None:
+        return mask
+    ids = range(vocab.size) if token_ids is None else [int(t) for t in token_ids]
+    todo = sorted((vocab.token_bytes[t], t) for t in ids
+                  if t not in vocab.special_ids and vocab.token_bytes[t])
+    # depth-first over sorted tokens, keeping the chart of the shared leading bytes
+    stack: list[frozenset] = []  # sets after prefix + cur[:i+1]
+    cur = b""
+    base = len(chart)
+    for data, t in todo:
+        common = 0
+        m = min(len(cur), len(data), len(stack))
+        while common < m and cur[common] == data[common]:
+            common += 1
+        del stack[common:]
+        dead = False
+        for i in range(common, len(data)):
+            nxt = rec.scan(chart[:base] + stack, data[i])
+            if not nxt:
+                dead = True
+                break
+            stack.append(nxt)
+        cur = data[:len(stack)]
+        mask[t] = not dead
+    if rec.is_complete(chart):
+        for e in vocab.eos_ids:
+            mask[e] = True
+    return mask
+
+
+def reference_cfg_allowed_ids(ir: "GrammarIR", vocab: "Vocabulary", prefix: bytes,
+                              **kwargs) -> np.ndarray:
+    """Sorted allowed ids after ``prefix`` (see ``reference_cfg_mask``)."""
+    return np.flatnonzero(reference_cfg_mask(ir, vocab, prefix, **kwargs)).astype(np.int32)
