@@ -14,12 +14,13 @@ from .errors import BytegramError, InvalidArgument, InvalidSyntax, LimitExceeded
 from .grammar import ByteDFA, Grammar
 from .masks import (CompiledGrammar, Matcher, Vocabulary, allocate_bitmask, compile,
                     unpack_bitmask)
+from .generate import GenerationResult, generate
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Grammar", "ByteDFA", "Vocabulary", "compile", "CompiledGrammar", "Matcher",
-    "allocate_bitmask", "unpack_bitmask",
+    "allocate_bitmask", "unpack_bitmask", "generate", "GenerationResult",
     "BytegramError", "InvalidSyntax", "Unsupported", "LimitExceeded", "InvalidArgument",
     "__version__",
 ]
