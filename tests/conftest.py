@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# tests never write into the user's cache directory
+os.environ.setdefault("BYTEGRAM_CACHE_DIR", tempfile.mkdtemp(prefix="bytegram-test-cache-"))
 
 
 def data_dir() -> Path:

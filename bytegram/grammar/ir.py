@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 
 from ..errors import InvalidSyntax, LimitExceeded
 from .dfa import ByteDFA
-from .regex import regex_to_dfa
+from .regex import cached_regex_to_dfa
 
 __all__ = ["Terminal", "Rule", "GrammarIR", "IRBuilder", "literal_dfa"]
 
@@ -164,7 +164,7 @@ class IRBuilder:
         hit = self._regex_names.get(pattern)
         if hit is not None and name is None:
             return hit
-        dfa = regex_to_dfa(pattern, max_states=self.max_regex_states)
+        dfa = cached_regex_to_dfa(pattern, max_states=self.max_regex_states)
         name = name or self.fresh("RE")
         self.add_terminal(name, dfa, pattern)
         self._regex_names.setdefault(pattern, name)

@@ -47,6 +47,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -63,7 +64,7 @@ try:  # interegular's parse tree (0.3.x); we use its parser, not its FSM constru
 except ImportError as _exc:  # pragma: no cover - a dependency problem, not an input problem
     raise ImportError("bytegram needs interegular>=0.3.3,<0.4 (its parse tree is used)") from _exc
 
-__all__ = ["regex_to_dfa", "translate", "Translation", "MAX_NESTING"]
+__all__ = ["regex_to_dfa", "cached_regex_to_dfa", "translate", "Translation", "MAX_NESTING"]
 
 MAX_NESTING = 100  # group nesting depth interegular's recursive-descent parser copes with
 
@@ -893,3 +894,36 @@ def regex_to_dfa(pattern: str, *, max_states: int = 100_000) -> ByteDFA:
     if small.shape[0] == 0:
         return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), -1)
     return ByteDFA(small[:, class_of_byte], acc, 0)
+
+
+_DFA_MEMO: "OrderedDict[tuple[str, int], ByteDFA]" = OrderedDict()
+_DFA_MEMO_SIZE = 512
+
+
+def cached_regex_to_dfa(pattern: str, *, max_states: int = 100_000) -> ByteDFA:
+    """``regex_to_dfa`` behind an in-memory LRU and the disk cache (``bytegram.cache``).
+
+    Grammars built from schemas repeat the same terminal regexes many times; a DFA depends
+    on the pattern and the limit only, so both caches are exact.
+    """
+    from .. import cache
+
+    memo_key = (pattern, max_states)
+    hit = _DFA_MEMO.get(memo_key)
+    if hit is not None:
+        _DFA_MEMO.move_to_end(memo_key)
+        return hit
+    key = cache.cache_key("regex-dfa", pattern, str(max_states))
+    stored = cache.load("regex-dfa", key)
+    if stored is not None:
+        arrays, _ = stored
+        dfa = ByteDFA(arrays["transitions"], arrays["accepting"], int(arrays["start"]))
+    else:
+        dfa = regex_to_dfa(pattern, max_states=max_states)
+        cache.save("regex-dfa", key, {"transitions": dfa.transitions,
+                                      "accepting": dfa.accepting,
+                                      "start": np.asarray(dfa.start)})
+    _DFA_MEMO[memo_key] = dfa
+    while len(_DFA_MEMO) > _DFA_MEMO_SIZE:
+        _DFA_MEMO.popitem(last=False)
+    return dfa
