@@ -51,6 +51,7 @@ class Engine:
     compile_regex: Callable[[str], Callable[[], PeerMatcher]] | None = None
     compile_lark: Callable[[str], Callable[[], PeerMatcher]] | None = None
     compile_json_schema: Callable[[str], Callable[[], PeerMatcher]] | None = None
+    compile_json: Callable[[], Callable[[], PeerMatcher]] | None = None  # any JSON value
     notes: list[str] = field(default_factory=list)
 
 
@@ -67,7 +68,9 @@ def bytegram_engine(vocab: "bytegram.Vocabulary", load_seconds: float) -> Engine
         return make
 
     return Engine("bytegram", bytegram.__version__, load_seconds,
-                  compile_regex=lambda p: factory(bytegram.Grammar.from_regex(p)))
+                  compile_regex=lambda p: factory(bytegram.Grammar.from_regex(p)),
+                  compile_lark=lambda g: factory(bytegram.Grammar.from_lark(g)),
+                  compile_json=lambda: factory(bytegram.Grammar.json()))
 
 
 def llguidance_engine(path: Path) -> Engine | None:
@@ -98,7 +101,9 @@ def llguidance_engine(path: Path) -> Engine | None:
                   compile_regex=lambda p: factory(llguidance.LLMatcher.grammar_from_regex(p)),
                   compile_lark=lambda g: factory(llguidance.LLMatcher.grammar_from_lark(g)),
                   compile_json_schema=lambda s: factory(
-                      llguidance.LLMatcher.grammar_from_json_schema(s)))
+                      llguidance.LLMatcher.grammar_from_json_schema(s)),
+                  compile_json=lambda: factory(
+                      llguidance.LLMatcher.grammar_from_lark("start: %json {}")))
 
 
 def xgrammar_engine(path: Path, vocab_size: int) -> Engine | None:
@@ -131,6 +136,7 @@ def xgrammar_engine(path: Path, vocab_size: int) -> Engine | None:
                   compile_regex=lambda p: factory(compiler.compile_regex(p)),
                   compile_lark=None,
                   compile_json_schema=lambda s: factory(compiler.compile_json_schema(s)),
+                  compile_json=lambda: factory(compiler.compile_builtin_json_grammar()),
                   notes=["xgrammar reports acceptance only after EOS (is_terminated)"])
 
 

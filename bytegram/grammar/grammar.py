@@ -1,17 +1,24 @@
 """Grammar: an immutable description of a language, compiled down to byte-level automata.
 
-A ``Grammar`` is what users build (``Grammar.from_regex(...)``; Lark grammars and JSON Schema
-come later as other constructors) and what the rest of bytegram consumes. ``kind`` says which
-constructor made it, ``source`` is the text it was made from, and ``content_hash`` (sha256 of
-kind and source) is the cache key for everything derived from the grammar alone.
+A ``Grammar`` is what users build (``Grammar.from_regex(...)``, ``Grammar.from_lark(...)``,
+``Grammar.from_gbnf(...)``, ``Grammar.json()``) and what the rest of bytegram consumes.
+``kind`` says what it compiles to (``"regex"``: one byte DFA; ``"cfg"``: a ``GrammarIR``),
+``source`` is the text it was made from, and ``content_hash`` (sha256 of kind and source, plus
+the IR's own hash for a context-free grammar) is the cache key for everything derived from
+the grammar alone.
 """
 
 from __future__ import annotations
 
 import hashlib
 
+from typing import TYPE_CHECKING
+
 from .dfa import ByteDFA
 from .regex import regex_to_dfa
+
+if TYPE_CHECKING:
+    from .ir import GrammarIR
 
 __all__ = ["Grammar"]
 
@@ -20,29 +27,36 @@ class Grammar:
     """An immutable, shareable grammar.
 
     Attributes:
-        kind: ``"regex"`` (more kinds later).
-        source: the text the grammar was built from (the pattern for a regex).
+        kind: ``"regex"`` or ``"cfg"`` (Lark, GBNF, the built-in JSON grammar).
+        source: the text the grammar was built from (the pattern for a regex, the grammar
+            text for Lark/GBNF, ``"json:compact"`` and the like for the JSON grammar).
         dfa: the minimal trimmed byte DFA of the language (for ``kind == "regex"``).
+        ir: the grammar IR (for ``kind == "cfg"``).
         relaxations: what was relaxed or ignored while compiling (empty for a regex).
-        content_hash: hex sha256 of ``kind`` and ``source``.
+        content_hash: hex sha256 of ``kind`` and ``source`` (and of the IR when present).
     """
 
-    __slots__ = ("kind", "source", "dfa", "relaxations", "content_hash")
+    __slots__ = ("kind", "source", "dfa", "ir", "relaxations", "content_hash")
 
     kind: str
     source: str
     dfa: ByteDFA | None
+    ir: "GrammarIR | None"
     relaxations: tuple[str, ...]
     content_hash: str
 
     def __init__(self, kind: str, source: str, *, dfa: ByteDFA | None = None,
-                 relaxations: tuple[str, ...] = ()) -> None:
+                 ir: "GrammarIR | None" = None, relaxations: tuple[str, ...] = ()) -> None:
         set_ = object.__setattr__
         set_(self, "kind", kind)
         set_(self, "source", source)
         set_(self, "dfa", dfa)
+        set_(self, "ir", ir)
         set_(self, "relaxations", tuple(relaxations))
-        set_(self, "content_hash", self.hash_of(kind, source))
+        h = self.hash_of(kind, source)
+        if ir is not None:
+            h = self.hash_of(kind, h + "\0" + ir.content_hash)
+        set_(self, "content_hash", h)
 
     @staticmethod
     def hash_of(kind: str, source: str) -> str:
@@ -63,6 +77,83 @@ class Grammar:
         """
         return cls("regex", pattern, dfa=regex_to_dfa(pattern, max_states=max_states))
 
+    @classmethod
+    def from_lark(cls, text: str, *, start: str = "start") -> "Grammar":
+        """A Lark grammar (full Lark syntax; see :mod:`bytegram.grammar.lark_frontend` for
+        the semantics: every reading is kept, priorities are ignored, lazy quantifiers
+        match their full regular language). Errors: ``InvalidSyntax`` with line and column,
+        ``Unsupported`` (``%declare``, lookaround, ...)."""
+        from .lark_frontend import lark_to_ir
+
+        ir, relaxations = lark_to_ir(text, start=start)
+        source = text if start == "start" else f"{text}\n// start={start}"
+        return cls("cfg", source, ir=ir, relaxations=relaxations)
+
+    @classmethod
+    def from_gbnf(cls, text: str, *, start: str = "root") -> "Grammar":
+        """A llama.cpp GBNF grammar (root rule ``root``); see :mod:`bytegram.grammar.gbnf`."""
+        from .gbnf import gbnf_to_ir
+
+        ir = gbnf_to_ir(text, start=start)
+        source = text if start == "root" else f"{text}\n# start={start}"
+        return cls("cfg", source, ir=ir)
+
+    @classmethod
+    def from_ir(cls, ir: "GrammarIR", *, source: str | None = None) -> "Grammar":
+        """A context-free grammar from a ready ``GrammarIR`` (front ends, JSON Schema)."""
+        return cls("cfg", source if source is not None else f"ir:{ir.content_hash}", ir=ir)
+
+    @classmethod
+    def json(cls, *, whitespace: str = "compact", max_whitespace: int = 16) -> "Grammar":
+        """Any JSON value (RFC 8259). ``whitespace="compact"``: no whitespace at all;
+        ``"flexible"``: a run of at most ``max_whitespace`` JSON whitespace bytes
+        (space, tab, newline, carriage return) wherever RFC 8259 allows whitespace (16 by
+        default: enough for ``indent=2`` to depth 7; never unbounded, models loop on free
+        whitespace). See :mod:`bytegram.grammar.json_grammar`."""
+        from .json_grammar import json_ir
+
+        ir = json_ir(whitespace=whitespace, max_whitespace=max_whitespace)
+        source = "json:compact" if whitespace == "compact" else f"json:flexible:{max_whitespace}"
+        return cls("cfg", source, ir=ir)
+
+    @classmethod
+    def from_json_schema(cls, schema: object, *, whitespace: str = "compact",
+                         strict: bool = False, lenient: bool = False,
+                         property_order: str = "schema", max_whitespace: int = 16,
+                         max_object_states: int = 256, remotes: object = None) -> "Grammar":
+        """The JSON documents valid under a JSON Schema (a dict, a JSON string, or a Pydantic
+        model class); drafts 4, 6, 7, 2019-09, 2020-12 (``$schema``; default 2020-12).
+
+        ``whitespace``: ``"compact"`` (exactly the ``separators=(",", ":")`` form) or
+        ``"flexible"`` (up to ``max_whitespace`` JSON whitespace characters around each
+        ``{ } [ ] , :``, covering ``json.dumps`` defaults and ``indent=``).
+        ``property_order``: ``"schema"`` (declared order; for generation) or ``"any"`` (any
+        order, each declared name at most once while ``max_object_states`` allows; for
+        checking arbitrary documents). ``strict=True`` forbids undeclared properties where
+        ``additionalProperties`` is absent (OpenAI strict mode). ``remotes``: a mapping or
+        callable URI -> schema for remote ``$ref`` (nothing is fetched).
+
+        Errors: ``Unsupported`` lists every keyword that cannot be enforced exactly, with its
+        JSON pointer; with ``lenient=True`` they are relaxed instead (a superset is
+        accepted) and listed in ``relaxations``. Unknown formats are always relaxed and
+        listed. ``LimitExceeded`` names the limit hit. Number texts never use exponents;
+        see :mod:`bytegram.grammar.json_schema` for the exact policies.
+        """
+        import json as _json
+
+        from .json_schema import load_schema, schema_to_ir
+
+        loaded = load_schema(schema)
+        ir, relaxations = schema_to_ir(loaded, whitespace=whitespace, strict=strict,
+                                       lenient=lenient, property_order=property_order,
+                                       max_whitespace=max_whitespace,
+                                       max_object_states=max_object_states,
+                                       remotes=remotes)  # type: ignore[arg-type]
+        options = _json.dumps([whitespace, strict, lenient, property_order, max_whitespace,
+                               max_object_states])
+        source = _json.dumps(loaded, sort_keys=True) + "\n" + options
+        return cls("cfg", source, ir=ir, relaxations=relaxations)
+
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Grammar is immutable (cannot set {name!r})")
 
@@ -72,7 +163,7 @@ class Grammar:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Grammar):
             return NotImplemented
-        return (self.kind, self.source) == (other.kind, other.source)
+        return self.content_hash == other.content_hash
 
     def __hash__(self) -> int:
         return hash(self.content_hash)

@@ -1,0 +1,231 @@
+"""The per-sequence matcher of a context-free grammar.
+
+State: a set of *readings*, each a persistent parser stack plus the lexer state of the lexeme
+in progress (restricted to the terminals that stack can take). Several readings coexist when
+the text so far can be split or parsed in several ways; readings the parser rejects are
+dropped. History is a cons list of past reading sets, so ``fork`` and ``rollback`` are O(1)
+per step. Masks come from ``CFGIndex`` (cached per lexer state and bounded stack context).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import InvalidArgument, LimitExceeded
+from .bitmask import bitmask_row_view
+from .cfg_index import can_end, walk_ok
+from .cfg_parser import bottom_stack
+from .matcher import Matcher
+
+if TYPE_CHECKING:
+    from .compiled import CompiledGrammar
+
+__all__ = ["CFGMatcher"]
+
+Readings = tuple  # tuple[(StackNode, lexer state id), ...]
+_CHUNK = 8  # bytes walked at once by accept_bytes
+
+
+class CFGMatcher(Matcher):
+    """Matcher for ``kind == "cfg"`` grammars (see the module docstring)."""
+
+    __slots__ = ("compiled", "_readings", "_terminated", "_hist", "_steps")
+
+    def __init__(self, compiled: "CompiledGrammar") -> None:
+        self.compiled = compiled
+        self.reset()
+
+    def reset(self) -> None:
+        c = self.compiled
+        node = bottom_stack()
+        lex = c.cfg_lexer.fresh(c.lr_tables.next_mask[0])
+        self._readings: Readings = ((node, lex),)
+        self._terminated = False
+        self._hist: tuple | None = None
+        self._steps = 0
+
+    # -- core ----------------------------------------------------------------------------
+
+    def _advance(self, data: bytes) -> Readings:
+        """The readings after ``data`` (empty when it is not viable)."""
+        if len(data) <= _CHUNK:
+            return self._advance_from(self._readings, data)
+        # long inputs (accept_bytes): chunk by chunk, so that the parser prunes the lexical
+        # readings as it goes (one walk over the whole text would keep every split)
+        readings = self._readings
+        for i in range(0, len(data), _CHUNK):
+            readings = self._advance_from(readings, data[i:i + _CHUNK])
+            if not readings:
+                break
+        return readings
+
+    def _advance_from(self, readings: Readings, data: bytes) -> Readings:
+        c = self.compiled
+        lexer = c.cfg_lexer
+        index = c.cfg_index
+        nm = c.lr_tables.next_mask
+        out: dict[tuple, None] = {}
+        for node, lex in readings:
+            w = lexer.walk_bytes(lexer.initial_walk(lex), data)
+            if w < 0:
+                continue
+            ctx = index.context(node)
+            items = lexer.walk_items[w]
+            implied = lexer.implied(w)
+            for seq, lx in items:
+                if implied and lx == lexer.universal and seq in implied:
+                    continue  # the reading of the complete lexeme regenerates it
+                for vs in ctx.sim(seq):
+                    lx2 = lexer.restrict(lx, nm[ctx.top(vs)])
+                    if lx2 < 0:
+                        continue
+                    out[(ctx.materialize(vs), lx2)] = None
+                    if len(out) > c.max_readings:
+                        raise LimitExceeded("too many simultaneous readings (the grammar is "
+                                            "too ambiguous here)", limit="max_readings",
+                                            value=c.max_readings,
+                                            hint="raise compile(..., max_readings=...) or "
+                                                 "disambiguate the grammar")
+        return tuple(out)
+
+    def _viable(self, data: bytes) -> bool:
+        c = self.compiled
+        lexer = c.cfg_lexer
+        for node, lex in self._readings:
+            w = lexer.walk_bytes(lexer.initial_walk(lex), data)
+            if w >= 0 and walk_ok(c.cfg_index.context(node), lexer, w):
+                return True
+        return False
+
+    # -- queries -------------------------------------------------------------------------
+
+    def is_allowed(self, token_id: int) -> bool:
+        c = self.compiled
+        if self._terminated or not 0 <= token_id < c.vocab_size:
+            return False
+        if token_id in c._eos_set:
+            return self.is_accepting()
+        data = c._text_bytes[token_id]
+        if data is None:
+            return False
+        return self._viable(data)
+
+    def is_accepting(self) -> bool:
+        c = self.compiled
+        for node, lex in self._readings:
+            if can_end(c.cfg_index.context(node), c.cfg_lexer, lex):
+                return True
+        return False
+
+    def is_terminated(self) -> bool:
+        return self._terminated
+
+    def _packed(self) -> tuple[np.ndarray | None, bool]:
+        index = self.compiled.cfg_index
+        packed = None
+        ends = False
+        for node, lex in self._readings:
+            p, e = index.reading_mask(node, lex)
+            ends = ends or e
+            if packed is None:
+                packed = p
+            else:
+                packed = packed | p
+        return packed, ends
+
+    def allowed_ids(self) -> np.ndarray:
+        c = self.compiled
+        if self._terminated:
+            return np.zeros(0, dtype=np.int32)
+        packed, ends = self._packed()
+        bits = np.unpackbits(packed.view(np.uint8), bitorder="little")[: c.vocab_size]
+        ids = np.flatnonzero(bits).astype(np.int32)
+        if ends and len(c.eos_ids):
+            ids = np.union1d(ids, c.eos_ids).astype(np.int32)
+        return ids
+
+    def fill_bitmask(self, out: Any, row: int = 0) -> None:
+        c = self.compiled
+        view, flush = bitmask_row_view(out, row)
+        width = c.cfg_index.width
+        if view.shape[0] < width:
+            raise InvalidArgument(f"bitmask has {view.shape[0]} words per row but the vocabulary "
+                                  f"needs {width}; allocate it with compiled.allocate_bitmask()")
+        if self._terminated:
+            view[:] = 0
+        else:
+            packed, ends = self._packed()
+            view[:width] = packed
+            if view.shape[0] > width:
+                view[width:] = 0
+            if ends:
+                for word, bit in c._eos_words:
+                    view[word] |= bit
+        if flush is not None:
+            flush()
+
+    # -- transitions ---------------------------------------------------------------------
+
+    def _push(self, readings: Readings, terminated: bool) -> None:
+        self._hist = (self._readings, self._terminated, self._hist)
+        self._readings = readings
+        self._terminated = terminated
+        self._steps += 1
+
+    def accept(self, token_id: int) -> bool:
+        c = self.compiled
+        if self._terminated or not 0 <= token_id < c.vocab_size:
+            return False
+        if token_id in c._eos_set:
+            if not self.is_accepting():
+                return False
+            self._push(self._readings, True)
+            return True
+        data = c._text_bytes[token_id]
+        if data is None:
+            return False
+        new = self._advance(data)
+        if not new:
+            return False
+        self._push(new, False)
+        return True
+
+    def accept_bytes(self, data: bytes) -> bool:
+        if self._terminated:
+            return False
+        new = self._advance(bytes(data))
+        if not new:
+            return False
+        self._push(new, False)
+        return True
+
+    def rollback(self, n: int = 1) -> None:
+        if n < 0 or n > self._steps:
+            raise InvalidArgument(f"cannot roll back {n} steps: the matcher has {self._steps}")
+        for _ in range(n):
+            self._readings, self._terminated, self._hist = self._hist
+        self._steps -= n
+
+    @property
+    def num_steps(self) -> int:
+        return self._steps
+
+    def fork(self) -> "CFGMatcher":
+        other = object.__new__(CFGMatcher)
+        other.compiled = self.compiled
+        other._readings = self._readings
+        other._terminated = self._terminated
+        other._hist = self._hist
+        other._steps = self._steps
+        return other
+
+    @property
+    def n_readings(self) -> int:
+        """Number of simultaneous readings (parser stacks and lexemes in progress)."""
+        return len(self._readings)
+
+    def __repr__(self) -> str:
+        return (f"CFGMatcher(readings={len(self._readings)}, terminated={self._terminated}, "
+                f"steps={self._steps})")
