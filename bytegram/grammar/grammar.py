@@ -15,7 +15,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from .dfa import ByteDFA
-from .regex import regex_to_dfa
+from .regex import cached_regex_to_dfa
 
 if TYPE_CHECKING:
     from .ir import GrammarIR
@@ -75,7 +75,7 @@ class Grammar:
         semantics (ASCII ``\\d``/``\\w``/``\\s``; a leading ``^`` and trailing ``$`` are
         allowed) and the errors (``InvalidSyntax``, ``Unsupported``, ``LimitExceeded``).
         """
-        return cls("regex", pattern, dfa=regex_to_dfa(pattern, max_states=max_states))
+        return cls("regex", pattern, dfa=cached_regex_to_dfa(pattern, max_states=max_states))
 
     @classmethod
     def from_lark(cls, text: str, *, start: str = "start") -> "Grammar":
