@@ -1,51 +1,61 @@
 """Adaptive weighted rejection sampling (Lipkin et al., COLM 2025), exact and lazy.
 
-Sampling. Gumbel-max: the token with the largest key ``s_i + G_i`` (``s`` the penalized,
-tempered logits, ``G`` standard Gumbel noise) is an exact draw from softmax(s); the first
-*allowed* token in decreasing key order is an exact draw from the masked distribution. We
-visit tokens in that order and check each with ``matcher.is_allowed`` until one passes, so the
-number of checks depends on the forbidden mass near the top, not on the vocabulary size.
+Sampling. Gumbel-max as an exponential race: token ``i`` gets the key ``s_i - log E_i``
+(``s`` the penalized, tempered logits, ``E_i`` standard exponential); the first *allowed*
+token in decreasing key order is an exact draw from the masked distribution. Tokens are
+visited in that order and checked with ``matcher.is_allowed`` until one passes, so the number
+of checks depends on the forbidden mass near the top, not on the vocabulary size.
 
-Laziness (no full-vocabulary sort, no noise for every token). One pass over the row gives
-column maxima; the few columns near the top give the candidate set ``S = {i : x_i >= tau}``.
-Every other token (the tail) has a logit below ``tau``, so its key is bounded; tail keys are
-materialized only when the visit order reaches their level, by thinning: a binomial number of
-uniformly placed proposals at the bound's rate, each kept with its exact conditional
-probability and given a key from the truncated Gumbel. The visit order is therefore exactly
-the order of fresh Gumbel keys over the whole vocabulary.
+Laziness (no sort of the vocabulary, no noise for every token). One pass over the row, laid
+out as ``[V // C, C]``, gives column maxima. The columns whose maximum is near the top give
+the candidate set ``S = {i : x_i >= tau}``; keys are drawn for ``S`` only and ordered by a
+partial sort in growing blocks (1, 8, 64, 512, all). Every other token (the tail) has a value
+bounded by ``b_c``, its column's maximum capped at ``tau``. In the time domain
+``t_i = exp(-key_i)``, token ``i`` arrives as the first point of a Poisson process of rate
+``exp(s_i)``; the tail is simulated as one Poisson process of rate
+``env = sum_c n_c exp(b_c)`` (the envelope): each point goes to a slot chosen in proportion to
+its bound and is kept with probability ``exp(s_i - b_c)`` (thinning); points on candidates or
+on tokens already visited are dropped. The merged order is exactly the order of fresh keys over
+the whole vocabulary; the expected number of tail points before the first visit is about
+``env`` relative to the top token's weight, usually well below one.
 
 Weight. ``Z`` = allowed mass of softmax(s). We simulate the with-replacement rejection
 sampler that draws i.i.d. tokens from softmax(s) until its second acceptance, with fresh
 randomness (independent of the sampled token), reusing cached verdicts and checking new
-tokens as needed. With ``N`` its number of draws, ``N - 2`` rejections and 2 acceptances are
-negative-binomial, and ``1 / (N - 1)`` is unbiased for ``Z``:
-``E[1/(N-1)] = sum_{n>=2} (n-1) Z^2 (1-Z)^(n-2) / (n-1) = Z``. Draws need no normalizer:
-they come from an envelope (exact masses on ``S``, the bound ``tau`` on the tail) and a tail
-proposal is accepted with probability ``exp(s_i - tau)``.
+tokens as needed. With ``N`` its number of draws (``N - 2`` rejections, 2 acceptances,
+negative binomial), ``1 / (N - 1)`` is unbiased for ``Z``:
+``E[1/(N-1)] = sum_{n>=2} (n-1) Z^2 (1-Z)^(n-2) / (n-1) = Z``. Draws need no normalizer: an
+attempt picks a candidate in proportion to its exact weight, or the tail envelope in
+proportion to ``env``; a tail attempt is kept with probability ``exp(s_i - b_c)``.
 
-Fallback. After ``max_rejections`` forbidden tokens (or when the candidate set runs out) the
-full mask is computed and the token is drawn from it, with the exact ``log Z``. The decision
-depends only on the forbidden tokens seen before the first allowed one, which are independent
-of which allowed token comes first, so the token stays an exact draw and the weight stays
-unbiased. If the weight simulation itself needs more than ``max_rejections`` new checks (or
-``max_draws`` draws), the mask is computed, ``Z`` is known exactly, and the remaining draws
-are simulated as geometric counts (success probability ``Z``): the count ``N`` keeps its exact
-distribution. Returning ``Z`` itself there would bias the estimate upward.
+Fallback. After ``max_rejections`` forbidden tokens (or when the candidates and the tail
+budget run out) the full mask is computed and the token is drawn from it, with the exact
+``log Z``. The decision depends only on what happens before the first allowed token arrives,
+which is independent of which allowed token it is (Poisson marking), so the token stays an
+exact draw and the weight stays unbiased. If the weight simulation itself needs more than
+``max_rejections`` new checks (or ``max_draws`` draws), the mask is computed, ``Z`` is known
+exactly, and the remaining draws are simulated as geometric counts (success probability
+``Z``), so ``N`` keeps its exact distribution. (Returning ``Z`` itself at that point would
+bias the estimate upward: that stop is correlated with a large ``N``.)
 
 Truncations (top-k, top-p, min-p) act on the masked distribution exactly as in
-``MaskedSampler``: tokens are scanned by decreasing logit (checked one by one) until the kept
-set is certain, then one token is drawn from it. The scan needs the order of the candidate set
-only, which is certain down to the tail bound; when the kept set reaches below it, or the scan
-passes its budget, the sampler falls back to the masked path. Top-p without top-k computes the
-row's normalizer (one pass) to bound the mass not yet scanned. Greedy visits by logit (lowest
-id on ties); its weight is the temperature-0 limit: the fraction of the unconstrained argmax
-ties that are allowed.
+``MaskedSampler``: candidates are scanned by decreasing value (checked one by one) until the
+kept set is certain, then one token is drawn from it. The candidate order is certain down to
+the tail bound; when the kept set reaches below it, or the scan passes its budget, the sampler
+takes the masked path. Top-p without top-k computes the row's normalizer (one pass) to bound
+the mass not yet scanned. Greedy visits by value (lowest id on ties); its weight is the
+temperature-0 limit: the fraction of the unconstrained argmax ties that are allowed.
+
+Exact means exact up to floating point: the envelope rates are float32 upper bounds with a
+1e-4 relative slack that covers their rounding; a column whose bound is below ``e^-100`` of the
+top token's weight underflows to rate 0, so its tokens (each below that relative mass) are
+never proposed. Both effects are far below the float64 rounding of any softmax.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
+from bisect import bisect_left, bisect_right
 from typing import Any, Sequence
 
 import numpy as np
@@ -59,127 +69,181 @@ from .transforms import _as_2d, _penalize_np, min_p_threshold, top_p_cutoff
 __all__ = ["AdaptiveRejectionSampler"]
 
 _NEG_INF = float("-inf")
-_INF = float("inf")
+_F32_NEG_INF = np.float32(-np.inf)
+_F32_INF = np.float32(np.inf)
+_LAYOUTS: dict[tuple[int, int], tuple[int, int, int]] = {}
 
 
 class _Row:
-    """One row prepared for lazy sampling: the candidate set and the tail bound.
+    """One row prepared for lazy sampling: candidates, their masses, the tail envelope.
 
-    Scaled values are relative to ``M`` (the largest candidate value), in float64, computed
-    from the same float32 products the masked path uses.
+    Values are the float32 products ``fl(x * inv)`` the masked path computes too; ``s_rel``
+    is their float64 offset from ``M`` (the largest candidate value).
     """
 
-    __slots__ = ("row", "v", "inv", "tau_raw", "tau_s", "n_tail", "pen", "s_ids", "s_f32",
-                 "s_rel", "w", "cum", "M", "order_val", "tau_abs")
+    __slots__ = ("row", "v", "inv", "tau_raw", "tau_abs", "pen", "s_ids", "s_f32", "s_rel",
+                 "M", "shift", "n_tail", "env", "env_w", "env_rate", "env_cum", "cols", "rows",
+                 "n_rem", "w", "cum", "order_val")
 
-    def __init__(self) -> None:
-        self.order_val: np.ndarray | None = None
+    def __init__(self, row: np.ndarray, inv: np.float32) -> None:
+        self.row = row
+        self.v = row.shape[0]
+        self.inv = inv
+        self.n_tail = 0
+        self.env = 0.0
+        self.env_cum: np.ndarray | None = None
         self.w: np.ndarray | None = None
         self.cum: np.ndarray | None = None
+        self.order_val: np.ndarray | None = None
 
-    def tail_ok(self, i: int, materialized: set) -> bool:
-        """Whether id ``i`` is an unmaterialized tail token."""
-        return not (self.row[i] >= self.tau_raw or i in self.pen or i in materialized)
-
-    def tail_value(self, ids: np.ndarray) -> np.ndarray:
-        """Scaled values (relative to M) of tail ids (no penalty applies to them)."""
-        return (self.row[ids] * self.inv).astype(np.float64) - self.M
-
-    def masses(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.w is None:
+    def masses(self) -> np.ndarray:
+        """Cumulative candidate weights exp(s - M) (float64)."""
+        if self.cum is None:
             self.w = np.exp(self.s_rel)
             self.cum = np.cumsum(self.w)
-        return self.w, self.cum
+        return self.cum
+
+    def _env_cum(self) -> np.ndarray:
+        cum = self.env_cum
+        if cum is None:
+            cum = self.env_cum = np.cumsum(self.env_rate if self.env_w is None else self.env_w)
+        return cum
+
+    def propose(self, rng: np.random.Generator) -> tuple[int, float]:
+        """One envelope point: (token id, keep probability), or (-1, 0) when it falls on a
+        slot that is not a tail token."""
+        cum = self._env_cum()
+        c = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")),
+                len(cum) - 1)  # (a product that rounded up to the total)
+        ncol = self.cols
+        if c >= ncol:  # the remainder past rows * cols
+            i = self.rows * ncol + int(rng.integers(self.n_rem))
+        else:
+            i = int(rng.integers(self.rows)) * ncol + c
+        x = self.row[i]
+        if not x < self.tau_raw or (self.pen and i in self.pen):
+            return -1, 0.0
+        return i, math.exp(float(x * self.inv) - self.shift) / self.env_rate[c]
+
+    def propose_many(self, rng: np.random.Generator, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``k`` envelope points at once: token ids (-1 off the tail) and keep decisions."""
+        cum = self._env_cum()
+        ncol = self.cols
+        c = np.searchsorted(cum, rng.random(k) * cum[-1], side="right")
+        np.minimum(c, len(cum) - 1, out=c)  # (a product that rounded up to the total)
+        rem = c >= ncol
+        r = rng.integers(self.rows, size=k)
+        ids = r * ncol + c
+        if rem.any():
+            c[rem] = ncol
+            ids[rem] = self.rows * ncol + rng.integers(self.n_rem, size=int(rem.sum()))
+        x = self.row[ids]
+        ok = x < self.tau_raw
+        if self.pen:
+            ok &= ~np.isin(ids, np.fromiter(self.pen, dtype=np.int64, count=len(self.pen)))
+        s = (x * self.inv).astype(np.float64) - self.shift
+        keep = ok & (rng.random(k) * self.env_rate[c] < np.exp(s))
+        return np.where(ok, ids, -1), keep
 
 
 class _Stream:
-    """Tokens in decreasing Gumbel-key order over the candidate set and the lazy tail."""
+    """Tokens in decreasing key order: candidates by a blockwise partial sort (blocks of 1,
+    8, 64, 512, then all), the tail by the thinned envelope process (module docstring)."""
 
-    __slots__ = ("ctx", "rng", "keys", "order", "pos", "blk", "pending", "level",
-                 "materialized", "n_rem")
+    __slots__ = ("ctx", "rng", "keys", "order", "pos", "blk", "t", "next_key", "buf_keys",
+                 "buf_ids", "buf_keep", "buf_pos", "materialized", "proposals",
+                 "max_proposals")
 
-    def __init__(self, ctx: _Row, rng: np.random.Generator) -> None:
+    _BLOCKS = (1, 8, 64, 512)
+
+    def __init__(self, ctx: _Row, rng: np.random.Generator, max_proposals: int) -> None:
         self.ctx = ctx
         self.rng = rng
-        n = len(ctx.s_rel)
-        self.keys = ctx.s_rel - np.log(rng.standard_exponential(n))
+        self.keys = ctx.s_rel - np.log(rng.standard_exponential(len(ctx.s_rel)))
+        self.order: list[int] = []
         self.pos = 0
         self.blk = 0
-        self.order = np.zeros(0, dtype=np.int64)
-        self.pending: list[tuple[float, int]] = []
-        self.level = _INF
+        self.t = 0.0  # time exp(-key) of the last generated tail point
+        self.next_key: float | None = None  # key of the pending (scalar) tail point
+        self.buf_keys: list[float] = []
+        self.buf_ids: list[int] = []
+        self.buf_keep: list[bool] = []
+        self.buf_pos = 0
         self.materialized: set[int] = set()
-        self.n_rem = ctx.n_tail
+        self.proposals = 0
+        self.max_proposals = max_proposals
 
     def _extend(self) -> None:
-        n = len(self.keys)
-        done = len(self.order)
-        size = n if n <= 64 else min(n, (8, 64, 512)[self.blk] if self.blk < 3 else n)
+        keys = self.keys
+        n = len(keys)
+        size = self._BLOCKS[self.blk] if self.blk < len(self._BLOCKS) else n
         self.blk += 1
-        if size >= n:
-            rest = np.argsort(-self.keys, kind="stable")
+        if size == 1:
+            self.order = [int(np.argmax(keys))]
+        elif size >= n:
+            self.order = np.argsort(-keys).tolist()
         else:
-            part = np.argpartition(-self.keys, size - 1)[:size]
-            rest = part[np.argsort(-self.keys[part], kind="stable")]
-        self.order = rest if done == 0 else np.concatenate([self.order, rest[done:]])
+            part = np.argpartition(-keys, size - 1)[:size]
+            self.order = part[np.argsort(-keys[part])].tolist()
 
-    def _lower(self, target: float) -> None:
-        """Materialize every tail token whose key lies in (target, level]."""
+    def _tail(self, s_key: float) -> tuple[int, int] | None | bool:
+        """The next tail token whose key exceeds ``s_key``; False when the candidate comes
+        first; None when the tail budget is spent. Tail points come one at a time (placed
+        only when reached), then, after 16, in vectorized blocks."""
         ctx = self.ctx
         rng = self.rng
-        tau = ctx.tau_s
-        lo = max(target, -700.0 + tau)
-        e_new = math.exp(-(lo - tau))
-        e_old = 0.0 if self.level == _INF else math.exp(-(self.level - tau))
-        q_bound = -math.expm1(-(e_new - e_old))
-        k = int(rng.binomial(self.n_rem, q_bound)) if q_bound > 0 else 0
-        if k:
-            v = ctx.v
-            chosen: list[int] = []
-            seen = set()
-            while len(chosen) < k:
-                i = int(rng.integers(v))
-                if i in seen or not ctx.tail_ok(i, self.materialized):
+        while True:
+            if self.buf_pos < len(self.buf_keys):  # block mode
+                j = self.buf_pos
+                if self.buf_keys[j] <= s_key:
+                    return False
+                self.buf_pos = j + 1
+                self.proposals += 1
+                if self.buf_keep[j]:
+                    i = self.buf_ids[j]
+                    if i not in self.materialized:
+                        self.materialized.add(i)
+                        return 1, i
+                continue
+            if self.next_key is None:
+                if self.proposals >= self.max_proposals:
+                    return None
+                if self.proposals >= 16:  # many points: a vectorized block
+                    k = min(16 << min(self.proposals // 16, 10), 1 << 14)
+                    times = self.t + np.cumsum(rng.standard_exponential(k)) / ctx.env
+                    self.t = float(times[-1])
+                    ids, keep = ctx.propose_many(rng, k)
+                    self.buf_keys = (-np.log(times)).tolist()
+                    self.buf_ids = ids.tolist()
+                    self.buf_keep = keep.tolist()
+                    self.buf_pos = 0
                     continue
-                seen.add(i)
-                chosen.append(i)
-            ids = np.asarray(chosen, dtype=np.int64)
-            s = ctx.tail_value(ids)
-            es = np.exp(s)
-            q_i = -np.expm1(-es * (math.exp(-lo) - (0.0 if self.level == _INF
-                                                      else math.exp(-self.level))))
-            keep = rng.random(k) * q_bound < q_i
-            for i, si, ok in zip(chosen, s.tolist(), keep.tolist()):
-                if not ok:
-                    continue
-                # truncated Gumbel on (lo - si, level - si]: E = exp(-G) is Exp(1) on [eb, ea)
-                eb = 0.0 if self.level == _INF else math.exp(-(self.level - si))
-                ea = math.exp(-(lo - si))
-                y = -math.log1p(-rng.random() * -math.expm1(-(ea - eb)))
-                key = si - math.log(eb + y)
+                self.t += rng.standard_exponential() / ctx.env
+                self.next_key = -math.log(self.t)
+            if self.next_key <= s_key:
+                return False
+            self.next_key = None
+            self.proposals += 1
+            i, keep_p = ctx.propose(rng)  # placed only when it is reached
+            if i >= 0 and i not in self.materialized and rng.random() < keep_p:
                 self.materialized.add(i)
-                self.n_rem -= 1
-                heapq.heappush(self.pending, (-key, i))
-        self.level = lo
+                return 1, i
 
     def next(self) -> tuple[int, int] | None:
-        """(kind, index): kind 0 = candidate position, 1 = tail token id; None when the
-        candidate set and the materialized tail are exhausted."""
+        """(0, candidate position) or (1, tail token id); None when exhausted or the tail
+        budget is spent."""
         if self.pos >= len(self.order) and len(self.order) < len(self.keys):
             self._extend()
-        s_key = self.keys[self.order[self.pos]] if self.pos < len(self.order) else _NEG_INF
-        p_key = -self.pending[0][0] if self.pending else _NEG_INF
-        top = s_key if s_key > p_key else p_key
-        if top == _NEG_INF:
+        s_key = float(self.keys[self.order[self.pos]]) if self.pos < len(self.order) \
+            else _NEG_INF
+        if self.ctx.env > 0:
+            got = self._tail(s_key)
+            if got is not False:
+                return got
+        if s_key == _NEG_INF:
             return None
-        if self.n_rem > 0 and self.level > top:
-            self._lower(top - 0.5)
-            p_key = -self.pending[0][0] if self.pending else _NEG_INF
-        if p_key > s_key:
-            _, i = heapq.heappop(self.pending)
-            return 1, i
         self.pos += 1
-        return 0, int(self.order[self.pos - 1])
+        return 0, self.order[self.pos - 1]
 
 
 class _Scan:
@@ -249,34 +313,39 @@ class AdaptiveRejectionSampler:
     """Exact constrained sampling by adaptive rejection, with an unbiased weight.
 
     ``sample(logits, matcher)`` returns a ``Sample`` (unpacks as ``(token_id, log_weight)``):
-    an exact draw from the same distribution ``MaskedSampler`` draws from, for every setting;
+    an exact draw from the distribution ``MaskedSampler`` draws from, for every setting;
     ``log_weight`` is the log of an unbiased estimate of the allowed mass ``Z`` of the
-    penalized, tempered distribution (exact ``log Z`` when it fell back to the mask).
+    penalized, tempered distribution (exactly ``log Z`` when the draw fell back to the mask).
 
     Keyword options: ``temperature`` (0 = greedy), ``top_k``, ``top_p``, ``min_p``,
     ``repetition_penalty``, ``max_rejections`` (forbidden tokens visited before the full-mask
-    fallback; also the budget of new checks for the weight), ``max_draws`` (draws of the weight
-    simulation before it finishes from the mask), ``seed`` or ``generator``.
+    fallback, and the budget of new checks of the weight simulation), ``max_draws`` (draws of
+    the weight simulation before it finishes from the mask), ``seed`` or ``generator``,
+    ``compute_weights`` (False skips the weight simulation; ``log_weight`` is then NaN except
+    on the masked path, which gives the exact value for free).
 
-    Settings and exactness: plain sampling and greedy are exact by rejection; top-k and min-p
-    are exact by an ordered scan; top-p is exact by a certified scan (one extra pass for the
-    normalizer without top-k). Whenever a scan cannot certify its kept set the sampler uses
-    the masked path (``fell_back=True``), which is exact too. The hot path is numpy on CPU;
-    logits on another device are copied to the host one row at a time.
+    Exactness per setting: plain sampling and greedy are exact by rejection; top-k and min-p
+    by an ordered scan of the candidates; top-p by a certified scan (plus one pass over the
+    row for its normalizer when there is no top-k). Whenever a scan cannot certify its kept
+    set (it would reach below the candidates, or passes ``_SCAN_BUDGET`` checks) the sampler
+    takes the masked path (``fell_back=True``), which is exact too. The hot path is numpy on
+    CPU; logits on another device are copied to the host.
     """
 
-    # tuning knobs (class attributes so tests can force the lazy tail on small vocabularies)
-    _DIRECT_MAX_V = 4096  # rows this narrow are one candidate set (no tail)
-    _COLUMNS = 2048  # layout of the max pass: [V // C, C]
-    _MAX_COLS = 32  # at most this many columns (by maximum) give candidates
-    _DELTA = 16.0  # candidate window below the maximum, in scaled-logit units
-    _SCAN_BUDGET = 512  # most checks a truncation scan makes before falling back
+    # tuning knobs (class attributes, so that tests can force the lazy tail on small rows)
+    _DIRECT_MAX_V = 4096  # rows this narrow are one candidate set, without a tail
+    _COLUMNS = 2048  # layout of the max pass: [V // C, C] plus a remainder
+    _MAX_COLS = 48  # at most this many columns give candidates
+    _DELTAS = (11.0, 8.0, 5.0, 2.5, 0.0)  # candidate windows tried, scaled units
+    _SCAN_BUDGET = 256  # most checks a truncation or greedy scan makes before falling back
+    _TOP_P_BUDGET = 64  # most checks of a top-p scan without top-k
+    _MAX_PROPOSALS = 4096  # tail points the visit stream may process before falling back
 
     def __init__(self, *, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, min_p: float | None = None,
                  repetition_penalty: float | None = None, max_rejections: int = 32,
                  max_draws: int = 100_000, seed: int | None = None, generator: Any = None,
-                 params: SamplingParams | None = None) -> None:
+                 compute_weights: bool = True, params: SamplingParams | None = None) -> None:
         if params is None:
             params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p,
                                     min_p=min_p, repetition_penalty=repetition_penalty)
@@ -289,6 +358,7 @@ class AdaptiveRejectionSampler:
         self.max_rejections = int(max_rejections)
         self.max_draws = int(max_draws)
         self.rng = make_rng(seed, generator)
+        self.compute_weights = bool(compute_weights)
         self._masked = MaskedSampler(params=params, generator=self.rng)
 
     def __repr__(self) -> str:
@@ -298,22 +368,31 @@ class AdaptiveRejectionSampler:
     # -- public API ----------------------------------------------------------------------
 
     def sample(self, logits: Any, matcher: Any, *, prev_ids: Any = None) -> Sample:
-        """One token for one sequence (``logits`` ``[V]`` or ``[1, V]``). The matcher is not
-        advanced."""
-        x, _ = _as_2d(logits)
-        if x.shape[0] != 1:
-            raise InvalidArgument(f"sample() takes one row of logits, got {x.shape[0]}; "
-                                  f"use sample_batch()")
-        return self._sample_row(_row_numpy(x, 0), matcher, prev_ids)
+        """One token for one sequence (``logits`` ``[V]`` or ``[1, V]``); ``prev_ids`` are
+        its previous tokens (for the repetition penalty). The matcher is not advanced."""
+        if type(logits) is torch.Tensor and logits.ndim == 1 \
+                and logits.dtype == torch.float32 and logits.is_cpu:
+            # fast path: a view, no copy
+            row = logits.detach().numpy() if logits.requires_grad else logits.numpy()
+        elif type(logits) is np.ndarray and logits.ndim == 1 and logits.dtype == np.float32:
+            row = logits
+        else:
+            x, _ = _as_2d(logits)
+            if x.shape[0] != 1:
+                raise InvalidArgument(f"sample() takes one row of logits, got {x.shape[0]}; "
+                                      f"use sample_batch()")
+            row = _row_numpy(x, 0)
+        return self._sample_row(row, matcher, prev_ids)
 
     def sample_batch(self, logits: Any, matchers: Sequence[Any], *,
                      prev_ids: Sequence[Any] | None = None) -> list[Sample]:
-        """One token per row of ``logits`` ``[batch, V]`` (rows are independent)."""
+        """One token per row of ``logits`` ``[batch, V]``, row ``i`` constrained by
+        ``matchers[i]`` (rows are independent)."""
         x, _ = _as_2d(logits)
         check_matchers(matchers, x.shape[0])
         if prev_ids is not None and len(prev_ids) != x.shape[0]:
             raise InvalidArgument(f"prev_ids has {len(prev_ids)} rows, logits {x.shape[0]}")
-        host = x if isinstance(x, np.ndarray) else (x if x.device.type == "cpu" else x.cpu())
+        host = x if isinstance(x, np.ndarray) or x.device.type == "cpu" else x.cpu()
         return [self._sample_row(_row_numpy(host, i), m,
                                  None if prev_ids is None else prev_ids[i])
                 for i, m in enumerate(matchers)]
@@ -338,19 +417,23 @@ class AdaptiveRejectionSampler:
                 return res
             tok, checks = res
         else:
-            stream = _Stream(ctx, self.rng)
+            stream = _Stream(ctx, self.rng, self._MAX_PROPOSALS)
             checks = 0
             rejections = 0
+            forbidden_pos: list[int] = []
             is_allowed = matcher.is_allowed
+            s_ids = ctx.s_ids
             while True:
                 nxt = stream.next()
                 if nxt is None or rejections >= self.max_rejections:
                     return self._fallback(row, matcher, pen, checks)
                 kind, i = nxt
                 if kind == 0:
-                    tok = int(ctx.s_ids[i])
+                    tok = int(s_ids[i])
                     ok = is_allowed(tok)
                     s_verdict[i] = ok
+                    if not ok:
+                        forbidden_pos.append(i)
                 else:
                     tok = i
                     ok = is_allowed(tok)
@@ -359,231 +442,267 @@ class AdaptiveRejectionSampler:
                 if ok:
                     break
                 rejections += 1
-        log_w, est_checks, fb = self._estimate(ctx, row, matcher, pen, s_verdict, t_verdict)
+        if not self.compute_weights:
+            return Sample(tok, math.nan, checks, False)
+        if p.truncates:
+            forbidden_pos = np.flatnonzero(s_verdict == 0).tolist()
+        log_w, est_checks, fb = self._estimate(ctx, row, matcher, pen, s_verdict, t_verdict,
+                                               forbidden_pos)
         return Sample(tok, log_w, checks + est_checks, fb)
 
+    def _layout(self, v: int) -> tuple[int, int, int]:
+        """(columns, rows, remainder) of the max pass for width ``v``: a divisor of ``v``
+        near ``_COLUMNS`` when there is one (no remainder), else ``_COLUMNS``."""
+        key = (v, self._COLUMNS)
+        lay = _LAYOUTS.get(key)
+        if lay is None:
+            target = min(self._COLUMNS, v)
+            c = target
+            for d in range(0, target // 2):
+                if v % (target - d) == 0:
+                    c = target - d
+                    break
+                if target + d <= v and v % (target + d) == 0:
+                    c = target + d
+                    break
+            lay = _LAYOUTS[key] = (c, v // c, v - (v // c) * c)
+        return lay
+
     def _prepare(self, row: np.ndarray, pen: np.ndarray | None) -> _Row | None:
+        """Candidates and tail envelope of one row; None when every value is -inf."""
         v = row.shape[0]
         inv = self.params.inv_temperature
-        ctx = _Row()
-        ctx.row = row
-        ctx.v = v
-        ctx.inv = inv
+        ctx = _Row(row, inv)
         if pen is not None:
             pen = pen[(pen >= 0) & (pen < v)]
             if len(pen) == 0:
                 pen = None
-        if v <= self._DIRECT_MAX_V:
-            m = float(row.max()) if v else _NEG_INF
-            if m == _NEG_INF and pen is None:
-                return None
+        tail = v > self._DIRECT_MAX_V
+        if not tail:
             ids = np.flatnonzero(row > -np.inf)
-            tau_raw = _NEG_INF
+            tau_raw = _F32_NEG_INF
         else:
-            c = self._COLUMNS
-            r = v // c
-            if r == 0:
-                c, r = v, 1
+            c, r, n_rem = self._layout(v)
             main = row[: r * c].reshape(r, c)
             colmax = main.max(axis=0)
-            rem = row[r * c:]
+            if n_rem:
+                colmax = np.append(colmax, row[r * c:].max())
             m = float(colmax.max())
-            if len(rem):
-                m = max(m, float(rem.max()))
             if m == _NEG_INF:
                 if pen is None:
                     return None
-                tau_raw = _INF
+                tail = False
                 ids = np.zeros(0, dtype=np.int64)
+                tau_raw = _F32_INF
             else:
-                tau_raw = m - self._DELTA / float(inv)
-                cols = np.flatnonzero(colmax >= tau_raw)
-                if len(cols) > self._MAX_COLS:
-                    cm = colmax[cols]
-                    tau_raw = float(np.partition(cm, len(cm) - self._MAX_COLS)[len(cm) - self._MAX_COLS])
-                    cols = cols[cm >= tau_raw]
-                sub = main[:, cols]
-                rr, cc = np.nonzero(sub >= tau_raw)
+                finv = float(inv)
+                for delta in self._DELTAS:
+                    tau_raw = np.float32(m - delta / finv)
+                    cols = np.flatnonzero(colmax >= tau_raw)
+                    if len(cols) <= self._MAX_COLS:
+                        break
+                if n_rem and cols[-1] == c:
+                    cols = cols[:-1]
+                    extra = np.flatnonzero(row[r * c:] >= tau_raw) + r * c
+                else:
+                    extra = None
+                sub = main.take(cols, axis=1)
+                hit = sub >= tau_raw
+                rr, cc = np.nonzero(hit)
                 ids = rr * c + cols[cc]
-                if len(rem):
-                    extra = np.flatnonzero(rem >= tau_raw)
-                    if len(extra):
-                        ids = np.concatenate([ids, extra + r * c])
+                # the tail of a candidate column: its entries below tau, bounded by their max
+                below = np.where(hit, _F32_NEG_INF, sub).max(axis=0)
+                if extra is not None:
+                    ids = np.concatenate([ids, extra])
+                    rem = row[r * c:]
+                    rem_below = rem[rem < tau_raw]
+                    rem_below = rem_below.max() if len(rem_below) else _F32_NEG_INF
         ctx.tau_raw = tau_raw
         if pen is not None:
+            # candidates = (S0 minus the penalized ids) + every penalized id, penalized
             ctx.pen = set(pen.tolist())
-            ids = np.union1d(ids, pen)
-            raw = row[ids].astype(np.float32)
-            in_pen = np.isin(ids, pen, assume_unique=True)
-            raw[in_pen] = _penalize_np(raw[in_pen], self.params.repetition_penalty)
-            n_s0_or_pen = len(ids)
-        else:
-            ctx.pen = ()
+            ids = np.concatenate([ids[~np.isin(ids, pen)], pen])
             raw = row[ids]
-            n_s0_or_pen = len(ids)
-        s32 = raw * inv
-        if s32.dtype != np.float32:
-            s32 = s32.astype(np.float32)
-        finite = s32 > -np.inf
-        if not finite.all():
-            ids = ids[finite]
-            s32 = s32[finite]
-        if len(ids) == 0:
-            return None
+            k = len(pen)
+            raw[-k:] = _penalize_np(raw[-k:], self.params.repetition_penalty)
+        else:
+            ctx.pen = None
+            raw = row[ids]
+        n_s0_or_pen = len(ids)
+        s32 = raw * inv if inv != 1 else raw
+        if pen is not None or not tail:
+            finite = s32 > -np.inf
+            if not finite.all():
+                ids = ids[finite]
+                s32 = s32[finite]
+            if len(ids) == 0:
+                return None
         mx = float(s32.max())
         ctx.s_ids = ids
         ctx.s_f32 = s32
         ctx.M = mx
         ctx.s_rel = s32.astype(np.float64) - mx
-        if tau_raw == _NEG_INF or tau_raw == _INF:
-            ctx.n_tail = 0
+        if not tail:
             ctx.tau_abs = _NEG_INF
-            ctx.tau_s = _NEG_INF
+            return ctx
+        ctx.n_tail = v - n_s0_or_pen
+        ctx.tau_abs = float(tau_raw * inv)
+        # envelope: per-slot rate exp(b_c - M) where b_c = fl(colmax_c * inv) bounds every
+        # tail value of column c; for a candidate column (and the remainder, last) b_c is the
+        # largest entry below tau. float32, with the shift lowered by a small slack that
+        # covers its rounding: rates are upper bounds up to float error far below float64
+        # resolution.
+        b = colmax * inv if inv != 1 else colmax
+        shift = np.float32(mx - 1e-4 * (1.0 + abs(mx)))
+        rate = b - shift
+        np.exp(rate, out=rate)
+        rate[cols] = np.exp((below * inv if inv != 1 else below) - shift)
+        if n_rem and extra is not None:
+            rate[-1] = math.exp(float(rem_below * inv) - float(shift))
+        ctx.env_rate = rate
+        ctx.shift = float(shift)
+        to_m = math.exp(float(shift) - mx)  # rates are relative to ``shift``; env to ``M``
+        if n_rem:
+            env_w = rate.astype(np.float64) * r
+            env_w[-1] = float(rate[-1]) * n_rem
+            ctx.env_w = env_w
+            ctx.env = float(env_w.sum()) * to_m
         else:
-            ctx.n_tail = v - n_s0_or_pen
-            # a float64 upper bound of fl32(x * inv) for every tail x < tau_raw
-            t = float(np.float32(tau_raw) * inv)
-            ctx.tau_abs = t + 1e-6 * (abs(t) + 1.0)
-            ctx.tau_s = ctx.tau_abs - mx
+            ctx.env_w = None
+            ctx.env = float(rate.sum(dtype=np.float64)) * r * to_m
+        ctx.cols = c
+        ctx.rows = r
+        ctx.n_rem = n_rem
         return ctx
 
     # -- the weight ------------------------------------------------------------------------
 
     def _estimate(self, ctx: _Row, row: np.ndarray, matcher: Any, pen: Any,
-                  s_verdict: np.ndarray, t_verdict: dict[int, bool]) -> tuple[float, int, bool]:
-        """log of 1/(N-1), N = draws of a with-replacement rejection sampler until its second
-        acceptance (fresh randomness, cached verdicts)."""
+                  s_verdict: np.ndarray, t_verdict: dict[int, bool],
+                  known_forbidden: list[int] | None = None) -> tuple[float, int, bool]:
+        """log 1/(N-1), N = draws of a with-replacement rejection sampler until its second
+        acceptance (fresh randomness, cached verdicts). Returns (log weight, new checks,
+        whether the mask was computed).
+
+        Attempts are i.i.d.: a candidate in proportion to its weight, or the tail envelope in
+        proportion to ``env`` (a tail attempt is a draw only when its point is kept). Runs of
+        attempts on candidates already known to be forbidden are skipped in one geometric
+        draw, so the work grows with the number of distinct tokens met, not with N."""
         rng = self.rng
-        w, cum = ctx.masses()
-        w_s = float(cum[-1])
-        env = ctx.v * math.exp(ctx.tau_s) if ctx.n_tail > 0 else 0.0
-        total = w_s + env
-        n = 0
-        succ = 0
-        new_checks = 0
-        cap = self.max_rejections
-        is_allowed = matcher.is_allowed
+        random = rng.random
+        cum = ctx.masses()
+        w = ctx.w
+        env = ctx.env
+        total = float(cum[-1]) + env
         last = len(cum) - 1
-        batch = 8
-        while True:
-            u = rng.random(batch) * total
-            in_s = u < w_s
-            n_s = int(np.count_nonzero(in_s))
-            if n_s == batch:
-                pos = np.searchsorted(cum, u, side="right")
-                np.minimum(pos, last, out=pos)
-                codes = s_verdict[pos]
-                kinds = None
+        cap = self.max_rejections
+        max_draws = self.max_draws
+        is_allowed = matcher.is_allowed
+        s_ids = ctx.s_ids
+        if known_forbidden:
+            w_other = w.copy()
+            w_other[known_forbidden] = 0.0
+            cum_other = np.cumsum(w_other).tolist()
+        else:
+            w_other = None
+            cum_other = cum.tolist()
+        w_other_sum = cum_other[-1]
+        stale: list[int] = []  # known forbidden, still in cum_other (their draws fail)
+        stale_mass = 0.0
+        n = succ = new = 0
+        for _ in range(4096 + 64 * cap):  # attempts that are not skipped
+            # stop decisions come before the skip: the skip reveals that the next attempt
+            # is not a known-forbidden candidate, so that attempt must then be resolved
+            if n >= max_draws:
+                return self._finish_exact(row, matcher, pen, n, succ, new, None)
+            rest = w_other_sum + env  # mass of the attempts that are not skipped
+            if rest <= 1e-12 * total:  # Z below ~1e-12 (or underflow): finish exactly
+                return self._finish_exact(row, matcher, pen, n, succ, new, None)
+            if rest < total:
+                n += int(rng.geometric(rest / total)) - 1  # skipped known-forbidden draws
+            u = random() * rest
+            if u < w_other_sum:
+                j = bisect_right(cum_other, u)
+                if j > last:
+                    j = last
+                ok = s_verdict[j]
+                if ok < 0:
+                    if new >= cap:
+                        return self._finish_exact(row, matcher, pen, n, succ, new,
+                                                  int(s_ids[j]))
+                    ok = bool(is_allowed(int(s_ids[j])))
+                    s_verdict[j] = ok
+                    new += 1
+                    if not ok:  # its later draws are failures; skipped after a rebuild
+                        stale.append(j)
+                        stale_mass += float(w[j])
+                        if stale_mass > 0.25 * w_other_sum:  # amortized rebuild
+                            if w_other is None:
+                                w_other = w.copy()
+                            w_other[stale] = 0.0
+                            stale.clear()
+                            stale_mass = 0.0
+                            cum_other = np.cumsum(w_other).tolist()
+                            w_other_sum = cum_other[-1]
             else:
-                pos = np.zeros(batch, dtype=np.int64)
-                pos[in_s] = np.minimum(np.searchsorted(cum, u[in_s], side="right"), last)
-                codes = np.where(in_s, s_verdict[pos], -2).astype(np.int8)
-                kinds = self._tail_attempts(ctx, ~in_s, pos, codes, t_verdict)
-            interesting = np.flatnonzero(codes != 0)
-            # draws before each interesting attempt: attempts that are draws (code != -3)
-            if kinds is not None:
-                is_draw = codes != -3
-                draws_before = np.cumsum(is_draw) - is_draw
-            else:
-                is_draw = None
-                draws_before = None
-            for a in interesting.tolist():
-                code = int(codes[a])
-                if code == -3:
-                    continue
-                n_at = n + (a if draws_before is None else int(draws_before[a])) + 1
-                if n_at > self.max_draws:
-                    return self._finish_exact(ctx, row, matcher, pen, n_at - 1, succ,
-                                              new_checks, None)
-                if kinds is not None and kinds[a] == 1:
-                    tok = int(pos[a])
-                    ok = t_verdict.get(tok)
-                    if ok is None:
-                        if new_checks >= cap:
-                            return self._finish_exact(ctx, row, matcher, pen, n_at - 1, succ,
-                                                      new_checks, tok)
-                        ok = is_allowed(tok)
-                        new_checks += 1
-                        t_verdict[tok] = ok
-                else:
-                    p_ = int(pos[a])
-                    c = int(s_verdict[p_])
-                    if c < 0:
-                        tok = int(ctx.s_ids[p_])
-                        if new_checks >= cap:
-                            return self._finish_exact(ctx, row, matcher, pen, n_at - 1, succ,
-                                                      new_checks, tok)
-                        ok = is_allowed(tok)
-                        new_checks += 1
-                        s_verdict[p_] = ok
-                    else:
-                        ok = bool(c)
-                if ok:
-                    succ += 1
-                    if succ == 2:
-                        return -math.log(n_at - 1), new_checks, False
-            n += batch if is_draw is None else int(np.count_nonzero(is_draw))
-            if n > self.max_draws:
-                return self._finish_exact(ctx, row, matcher, pen, n, succ, new_checks, None)
-            if batch < 4096:
-                batch *= 4
+                i, keep = ctx.propose(rng)
+                if i < 0 or random() >= keep:
+                    continue  # a thinned tail attempt: not a draw
+                ok = t_verdict.get(i)
+                if ok is None:
+                    if new >= cap:
+                        return self._finish_exact(row, matcher, pen, n, succ, new, i)
+                    ok = bool(is_allowed(i))
+                    t_verdict[i] = ok
+                    new += 1
+            n += 1
+            if ok:
+                succ += 1
+                if succ == 2:
+                    return -math.log(n - 1), new, False
+        return self._finish_exact(row, matcher, pen, n, succ, new, None)
 
-    def _tail_attempts(self, ctx: _Row, tail_mask: np.ndarray, pos: np.ndarray,
-                       codes: np.ndarray, t_verdict: dict[int, bool]) -> np.ndarray:
-        """Resolve envelope attempts that landed on the tail part: a uniform id, rejected if
-        it is not a tail token, accepted with probability exp(s_i - tau). Writes the id to
-        ``pos`` and a code (-3 = no draw, 2 = tail draw) to ``codes``; returns kinds (1 for
-        tail draws)."""
-        rng = self.rng
-        idx = np.flatnonzero(tail_mask)
-        ids = rng.integers(0, ctx.v, size=len(idx))
-        vals = ctx.row[ids]
-        ok = vals < ctx.tau_raw
-        if ctx.pen:
-            ok &= ~np.isin(ids, np.fromiter(ctx.pen, dtype=np.int64))
-        s = (vals * ctx.inv).astype(np.float64) - ctx.M
-        ok &= rng.random(len(idx)) < np.exp(np.minimum(s - ctx.tau_s, 0.0))
-        kinds = np.zeros(len(codes), dtype=np.int8)
-        codes[idx] = np.where(ok, 2, -3)
-        pos[idx] = ids
-        kinds[idx] = 1
-        return kinds
-
-    def _exact_mask(self, row: np.ndarray, matcher: Any, pen: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(penalized tempered float32 row, boolean allowed mask) from the full mask."""
-        work = self._masked._prepare(torch.from_numpy(np.ascontiguousarray(row))[None],
-                                     None if pen is None else [pen])
+    def _exact_mask(self, row: np.ndarray, matcher: Any, pen: Any
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """(penalized, tempered float32 row; boolean allowed mask) from the full mask."""
+        work = self._masked._prepare(row[None], None if pen is None else [pen])
         bm = self._masked._fill([matcher], 1, row.shape[0])
-        from .. import unpack_bitmask
+        bits = np.unpackbits(bm[0].view(np.uint8), bitorder="little")[: row.shape[0]]
+        allowed = np.zeros(row.shape[0], dtype=bool)
+        allowed[: len(bits)] = bits.astype(bool)
+        return work[0], allowed
 
-        allowed = unpack_bitmask(bm, row.shape[0])[0]
-        if allowed.shape[0] < row.shape[0]:
-            allowed = np.concatenate([allowed, np.zeros(row.shape[0] - allowed.shape[0], bool)])
-        return work[0].numpy(), allowed
-
-    def _finish_exact(self, ctx: _Row, row: np.ndarray, matcher: Any, pen: Any, n: int,
-                      succ: int, new_checks: int, pending_tok: int | None
-                      ) -> tuple[float, int, bool]:
+    def _finish_exact(self, row: np.ndarray, matcher: Any, pen: Any, n: int, succ: int,
+                      new: int, pending_tok: int | None) -> tuple[float, int, bool]:
         """Finish the draw count from the exact mask: ``n`` draws resolved with ``succ``
-        successes; ``pending_tok`` is a drawn token whose verdict is still unknown."""
+        acceptances, and ``pending_tok`` drawn but not yet checked."""
         work, allowed = self._exact_mask(row, matcher, pen)
         log_z = exact_log_z(work, allowed)
-        z = math.exp(log_z)
         if pending_tok is not None:
             n += 1
-            if allowed[pending_tok]:
-                succ += 1
-        if succ < 2:
-            if z <= 0:
-                return _NEG_INF, new_checks, True
-            n += int(self.rng.geometric(z, size=2 - succ).sum()) if z < 1 else 2 - succ
-        return -math.log(n - 1), new_checks, True
+            succ += bool(allowed[pending_tok])
+        if succ >= 2:
+            return -math.log(n - 1), new, True
+        if log_z == _NEG_INF:  # pragma: no cover - the sampled token is allowed, so Z > 0
+            return _NEG_INF, new, True
+        need = 2 - succ
+        if log_z > -30.0:
+            z = math.exp(log_z)
+            n += need if z >= 1 else int(self.rng.geometric(z, size=need).sum())
+            return -math.log(n - 1), new, True
+        # Z below 1e-13: a geometric count is E / -log(1 - Z) = E / Z (rounded up, which is
+        # negligible here) with E standard exponential; stay in log space
+        log_terms = [math.log(e) - log_z for e in self.rng.standard_exponential(need)]
+        if n > 1:
+            log_terms.append(math.log(n - 1))
+        top = max(log_terms)
+        return -(top + math.log(sum(math.exp(t - top) for t in log_terms))), new, True
 
     # -- fallback ----------------------------------------------------------------------------
 
     def _fallback(self, row: np.ndarray, matcher: Any, pen: Any, checks: int) -> Sample:
-        work = self._masked._prepare(torch.from_numpy(np.ascontiguousarray(row))[None],
-                                     None if pen is None else [pen])
+        """The masked path for this row: an exact draw with the exact weight."""
+        work = self._masked._prepare(row[None], None if pen is None else [pen])
         bm = self._masked._fill([matcher], 1, row.shape[0])
         s = self._masked._sample_prepared(work, bm)[0]
         return Sample(s.token_id, s.log_weight, checks, True)
@@ -651,6 +770,7 @@ class AdaptiveRejectionSampler:
                     thr = s32[kept[top_p_cutoff(s32[kept], p.top_p)]]
                     kept = [i for i in kept if s32[i] >= thr]
             else:
+                sc.budget = min(sc.budget, self._TOP_P_BUDGET)
                 kept = self._top_p_scan(ctx, row, pen, sc)
                 if kept is None:
                     return self._fallback(row, matcher, pen, sc.checks)
@@ -678,7 +798,8 @@ class AdaptiveRejectionSampler:
         cutoff (first allowed prefix whose mass reaches ``p * Z_A``) is certain once some
         prefix reaches ``p * (a + r)`` while the one before it is below ``p * a``."""
         p = self.params.top_p
-        w, _ = ctx.masses()
+        ctx.masses()
+        w = ctx.w
         total = self._row_mass(ctx, row, pen)
         scanned = 0.0
         cum: list[float] = []
@@ -699,8 +820,8 @@ class AdaptiveRejectionSampler:
                 rem = max(total - scanned, 0.0)
             hi = p * (a + rem) * (1 + eps) + 1e-300
             lo = p * a * (1 - eps)
-            j = next((k for k, c in enumerate(cum) if c >= hi), None)
-            if j is not None and (j == 0 or cum[j - 1] < lo):
+            j = bisect_left(cum, hi)
+            if j < len(cum) and (j == 0 or cum[j - 1] < lo):
                 thr = ctx.s_f32[sc.kept[j]]
                 if not sc.take_ties(thr) or not sc.done_below(thr):
                     return None
@@ -730,10 +851,10 @@ def _row_numpy(x: Any, i: int) -> np.ndarray:
     if isinstance(x, np.ndarray):
         r = x[i]
     else:
-        t = x[i]
+        t = x[i].detach()
         if t.device.type != "cpu":
             t = t.cpu()
-        r = t.detach().numpy() if t.dtype in (torch.float32,) else t.detach().float().numpy()
+        r = t.numpy() if t.dtype == torch.float32 else t.float().numpy()
     if r.dtype != np.float32:
         r = r.astype(np.float32)
     return r

@@ -1,9 +1,12 @@
 """``MaskedSampler``: compute the full token mask, apply the transforms, sample. Exact.
 
 Per row: repetition penalty, temperature, ``fill_bitmask`` + ``apply_bitmask``, top-k, top-p,
-min-p, then one categorical draw (cumulative sum + binary search over the kept tokens, no
-sort). The weight is exact: ``log Z = logsumexp(allowed) - logsumexp(all)`` of the penalized,
-tempered logits (before truncation).
+min-p, then one categorical draw (cumulative sum + binary search over the kept tokens: no
+sort; top-k partitions, top-p sorts the kept tokens only). The weight is exact:
+``log Z = logsumexp(allowed) - logsumexp(all)`` of the penalized, tempered logits (before
+truncation), computed in log space. Rows are processed on the host in numpy (logits on a GPU
+are copied once); for a pipeline that stays on the GPU use ``apply_params`` and the batched
+transforms directly.
 """
 
 from __future__ import annotations
@@ -15,9 +18,8 @@ import numpy as np
 import torch
 
 from ..errors import InvalidArgument
-from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng
-from .transforms import (_as_2d, apply_bitmask, apply_min_p, apply_repetition_penalty,
-                         apply_top_k, apply_top_p)
+from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, normalize_prev_ids
+from .transforms import _as_2d, _penalize_np, apply_bitmask, truncate_values
 
 __all__ = ["MaskedSampler", "categorical"]
 
@@ -36,16 +38,6 @@ def categorical(values: np.ndarray, rng: np.random.Generator) -> int:
     cum = np.cumsum(np.exp(v.astype(np.float64) - mx))
     i = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
     return min(i, len(v) - 1)
-
-
-def _sample_row(row: np.ndarray, rng: np.random.Generator) -> int:
-    """Draw from softmax(row) restricted to its finite entries."""
-    keep = np.flatnonzero(row > -np.inf)
-    if len(keep) == 0:
-        return NO_TOKEN
-    if len(keep) == len(row):
-        return categorical(row, rng)
-    return int(keep[categorical(row[keep], rng)])
 
 
 class MaskedSampler:
@@ -84,7 +76,8 @@ class MaskedSampler:
         if x.shape[0] != 1:
             raise InvalidArgument(f"sample() takes one row of logits, got {x.shape[0]}; "
                                   f"use sample_batch()")
-        return self.sample_batch(x, [matcher], prev_ids=None if prev_ids is None else [prev_ids])[0]
+        prev = None if prev_ids is None else [prev_ids]
+        return self.sample_batch(x, [matcher], prev_ids=prev)[0]
 
     def sample_batch(self, logits: Any, matchers: Sequence[Any], *,
                      prev_ids: Sequence[Any] | None = None) -> list[Sample]:
@@ -100,15 +93,26 @@ class MaskedSampler:
 
     # -- internals shared with the rejection sampler ---------------------------------------
 
-    def _prepare(self, x: Any, prev_ids: Sequence[Any] | None) -> torch.Tensor:
-        """float32 CPU working copy with the penalty and temperature applied."""
-        t = torch.as_tensor(x)
-        work = t.detach().to(device="cpu", dtype=torch.float32, copy=True)
+    def _prepare(self, x: Any, prev_ids: Sequence[Any] | None) -> np.ndarray:
+        """float32 numpy working copy ``[batch, V]`` with the penalty and temperature applied
+        (the same float32 products as the rejection sampler). Logits on another device are
+        copied to the host."""
+        if isinstance(x, np.ndarray):
+            work = np.array(x, dtype=np.float32, copy=True)
+        else:
+            work = x.detach().to(device="cpu", dtype=torch.float32).numpy().copy()
+        if work.ndim == 1:
+            work = work[None]
         p = self.params
         if p.repetition_penalty is not None and prev_ids is not None:
-            apply_repetition_penalty(work, prev_ids, p.repetition_penalty)
+            v = work.shape[1]
+            for r, ids in enumerate(prev_ids):
+                ids = normalize_prev_ids(ids)
+                if ids is not None:
+                    ids = ids[(ids >= 0) & (ids < v)]
+                    work[r, ids] = _penalize_np(work[r, ids], p.repetition_penalty)
         if not p.greedy and p.temperature != 1:
-            work *= float(p.inv_temperature)
+            work *= p.inv_temperature
         return work
 
     def _fill(self, matchers: Sequence[Any], batch: int, width: int) -> np.ndarray:
@@ -126,42 +130,43 @@ class MaskedSampler:
             m.fill_bitmask(view, i)
         return view
 
-    def _sample_prepared(self, work: torch.Tensor, bitmask: np.ndarray) -> list[Sample]:
+    def _sample_prepared(self, work: np.ndarray, bitmask: np.ndarray) -> list[Sample]:
+        """Mask, truncate and draw, row by row, on the prepared float32 rows."""
         p = self.params
-        batch = work.shape[0]
         if p.greedy:
             return self._greedy(work, bitmask)
-        lse_all = torch.logsumexp(work, dim=-1) if self.compute_weights else None
+        batch = work.shape[0]
+        if self.compute_weights:
+            mx = work.max(axis=1)
+            lse_all = [_lse(work[i], float(mx[i])) for i in range(batch)]
         apply_bitmask(work, bitmask)
-        if lse_all is not None:
-            log_w = (torch.logsumexp(work, dim=-1) - lse_all).tolist()
-        else:
-            log_w = [math.nan] * batch
-        if p.top_k is not None:
-            apply_top_k(work, p.top_k)
-        if p.top_p is not None:
-            apply_top_p(work, p.top_p)
-        if p.min_p is not None:
-            apply_min_p(work, p.min_p)
-        rows = work.numpy()
         out = []
         for i in range(batch):
-            tok = _sample_row(rows[i], self.rng)
-            lw = float(log_w[i]) if tok != NO_TOKEN else _NEG_INF
-            if math.isnan(lw) and self.compute_weights:
-                lw = _NEG_INF
+            row = work[i]
+            fin = np.flatnonzero(row > -np.inf)
+            if len(fin) == 0:
+                out.append(Sample(NO_TOKEN, _NEG_INF, 0, False))
+                continue
+            vals = row[fin]
+            lw = math.nan
+            if self.compute_weights:
+                lw = _lse(vals, float(vals.max())) - lse_all[i]
+            if p.truncates:
+                keep = truncate_values(vals, p)
+                fin = fin[keep]
+                vals = vals[keep]
+            tok = int(fin[categorical(vals, self.rng)])
             out.append(Sample(tok, lw, 0, False))
         return out
 
-    def _greedy(self, work: torch.Tensor, bitmask: np.ndarray) -> list[Sample]:
-        rows = work.numpy()
-        mx = rows.max(axis=1)
-        ties = [np.flatnonzero(rows[i] == mx[i]) if np.isfinite(mx[i]) else np.zeros(0, np.int64)
-                for i in range(rows.shape[0])]
+    def _greedy(self, work: np.ndarray, bitmask: np.ndarray) -> list[Sample]:
+        mx = work.max(axis=1)
+        ties = [np.flatnonzero(work[i] == mx[i]) if np.isfinite(mx[i]) else np.zeros(0, np.int64)
+                for i in range(work.shape[0])]
         apply_bitmask(work, bitmask)
         out = []
-        for i in range(rows.shape[0]):
-            row = rows[i]
+        for i in range(work.shape[0]):
+            row = work[i]
             tok = int(np.argmax(row))
             if row[tok] == -np.inf:
                 out.append(Sample(NO_TOKEN, _NEG_INF, 0, False))
@@ -173,12 +178,21 @@ class MaskedSampler:
         return out
 
 
-def exact_log_z(work_row: np.ndarray, allowed_row: np.ndarray) -> float:
-    """log of the allowed mass of softmax(work_row); ``allowed_row`` is a boolean mask."""
-    mx = float(work_row.max())
+def _lse(vals: np.ndarray, mx: float) -> float:
+    """logsumexp of a float32 vector in float64 (-inf for an all -inf vector)."""
     if mx == -math.inf:
         return _NEG_INF
-    e = np.exp(work_row.astype(np.float64) - mx)
-    tot = float(e.sum())
-    al = float(e[allowed_row].sum())
-    return math.log(al / tot) if al > 0 else _NEG_INF
+    return mx + math.log(float(np.exp(vals.astype(np.float64) - mx).sum()))
+
+
+def exact_log_z(work_row: np.ndarray, allowed_row: np.ndarray) -> float:
+    """log of the allowed mass of softmax(work_row), in log space (finite even when the mass
+    underflows); ``allowed_row`` is a boolean mask. -inf when nothing allowed is finite."""
+    mx = float(work_row.max())
+    vals = work_row[allowed_row]
+    if mx == -math.inf or len(vals) == 0:
+        return _NEG_INF
+    amx = float(vals.max())
+    if amx == -math.inf:
+        return _NEG_INF
+    return _lse(vals, amx) - _lse(work_row, mx)

@@ -24,7 +24,7 @@ from .base import SamplingParams, normalize_prev_ids
 
 __all__ = ["apply_bitmask", "apply_temperature", "apply_repetition_penalty", "apply_top_k",
            "apply_top_p", "apply_min_p", "apply_params", "min_p_threshold", "top_p_cutoff",
-           "reference_apply_bitmask"]
+           "truncate_values", "reference_apply_bitmask"]
 
 _NEG_INF = float("-inf")
 _BITS32 = np.arange(32, dtype=np.int32)
@@ -172,10 +172,13 @@ def _apply_numpy(x: np.ndarray, words: np.ndarray, covered: int, method: str) ->
         x[:, :covered] = -np.inf
         x[rows, ids] = vals
     else:
+        # row by row, so that each row's expanded biases stay in cache
         lut = _bias_lut(x.dtype)
-        bias = np.take(lut, words.view(np.uint8), axis=0).reshape(x.shape[0], -1)
-        view = x[:, :covered]
-        np.add(view, bias[:, :covered], out=view)
+        as_bytes = words.view(np.uint8)
+        for r in range(x.shape[0]):
+            bias = np.take(lut, as_bytes[r], axis=0).reshape(-1)
+            view = x[r, :covered]
+            np.add(view, bias[:covered], out=view)
 
 
 def _apply_torch(x: torch.Tensor, words: torch.Tensor, covered: int) -> None:
@@ -322,6 +325,31 @@ def min_p_threshold(max_value: float, min_p: float) -> np.float32:
     if float(f) < thr:
         f = np.nextafter(f, np.float32(np.inf))
     return np.float32(f)
+
+
+def truncate_values(vals: np.ndarray, params: SamplingParams) -> np.ndarray:
+    """Boolean keep-mask of top-k, top-p and min-p (in that order) over the finite float32
+    ``vals`` of one row: the numpy twin of ``apply_top_k/top_p/min_p``, same semantics."""
+    keep = np.ones(len(vals), dtype=bool)
+    if len(vals) == 0 or params.greedy:
+        return keep
+    if params.top_k is not None and params.top_k < len(vals):
+        k = params.top_k
+        if len(vals) > 4096:
+            kth = float(torch.topk(torch.from_numpy(np.ascontiguousarray(vals)), k,
+                                   sorted=False).values.min())
+        else:
+            kth = np.partition(vals, len(vals) - k)[len(vals) - k]
+        keep &= vals >= kth
+    if params.top_p is not None:
+        kv = vals[keep] if not keep.all() else vals
+        if len(kv) > 1:
+            kv = -np.sort(-kv)
+            keep &= vals >= kv[top_p_cutoff(kv, params.top_p)]
+    if params.min_p is not None:
+        mx = float(vals[keep].max())
+        keep &= vals >= min_p_threshold(mx, params.min_p)
+    return keep
 
 
 def apply_min_p(logits: torch.Tensor, min_p: float) -> torch.Tensor:

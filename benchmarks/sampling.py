@@ -1,0 +1,226 @@
+"""Sampling benchmark: engine time per sampled token, masked sampling vs adaptive rejection
+sampling (AWRS), on Llama-3 (128,256 tokens) with a few regexes. The model is not timed.
+
+Each regex comes with a matching text, tokenized with the real tokenizer; the walk follows
+that text token by token, so every sampler is timed at the same grammar states. At each step
+synthetic logits stand in for the model:
+
+- peaked: Gaussian noise (sd 2.5) with the text's next token raised well above the rest, a
+  few other allowed tokens and up to three forbidden tokens raised below it, so that about
+  97% of the mass is on allowed tokens and the sampler still meets rejections;
+- flat: Gaussian noise (sd 1) over the whole vocabulary, no preference (the allowed mass is
+  the allowed fraction of the vocabulary: the rejection sampler's worst case).
+
+The logits of every step are generated first; then each method walks every regex on its own
+(one warm-up walk, so that the lazily built state masks exist as in a server, then the timed
+walks). Timed per token: AWRS ``sample()`` (the whole engine: the pass over the logits,
+candidate selection, checks, the weight estimate, fallbacks); masked "fill+apply"
+(``fill_bitmask`` + ``apply_bitmask`` on a preallocated copy of the logits, batch 1, and
+batch 32 with 32 sequences in the same state); and the whole ``MaskedSampler.sample()``
+(mask, exact weight, draw). Reported: p50 and mean per token, the mean number of
+single-token checks and the fallback rate of AWRS, and the mean allowed mass.
+
+    python benchmarks/sampling.py [--repeat 2] [--tokenizer llama3] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import bytegram  # noqa: E402
+from bytegram.samplers import AdaptiveRejectionSampler, MaskedSampler, apply_bitmask  # noqa: E402
+
+DATA = Path(os.environ.get("BYTEGRAM_DATA", REPO.parent / "shared" / "data"))
+
+CASES = [
+    ("date", r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])", "2026-11-23"),
+    ("email", r"[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,6}", "jane.doe+news@mail.example.org"),
+    ("float", r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?", "-12345.678e+9"),
+    ("sentence", r"[A-Z][a-z]+( [a-z]+){3,20}\.", "The quick brown fox jumps over the lazy dog."),
+    ("json_string", r'"([^"\\\x00-\x1f]|\\["\\/bfnrt])*"',
+     '"Hello, world! A JSON string with \\"escapes\\" and unicode: caf\u00e9"'),
+    ("bounded_500", r"[a-z ]{0,500}",
+     "lorem ipsum dolor sit amet consectetur adipiscing elit " * 2),
+]
+
+
+def encode(path: Path, vocab: bytegram.Vocabulary, text: str) -> list[int]:
+    """Token ids of ``text``: the tokenizer library if installed, else greedy longest match."""
+    try:
+        from tokenizers import Tokenizer
+
+        return Tokenizer.from_file(str(path)).encode(text, add_special_tokens=False).ids
+    except ImportError:
+        data = text.encode()
+        by_bytes = {b: i for i, b in enumerate(vocab.token_bytes)
+                    if b and i not in vocab.special_ids}
+        longest = max(map(len, by_bytes))
+        out, pos = [], 0
+        while pos < len(data):
+            for n in range(min(longest, len(data) - pos), 0, -1):
+                if data[pos:pos + n] in by_bytes:
+                    out.append(by_bytes[data[pos:pos + n]])
+                    pos += n
+                    break
+        return out
+
+
+def peaked_logits(rng: np.random.Generator, v: int, target: int, allowed: np.ndarray) -> np.ndarray:
+    x = (rng.standard_normal(v) * 2.5).astype(np.float32)
+    top = float(x.max())
+    x[target] = top + 9.0
+    forb = rng.integers(0, v, size=3)
+    forb = forb[~np.isin(forb, allowed)]
+    x[forb] = top + 9.0 - rng.uniform(3.0, 5.5, size=len(forb)).astype(np.float32)
+    other = allowed[rng.integers(0, len(allowed), size=min(3, len(allowed)))]
+    x[other] = top + 9.0 - rng.uniform(2.0, 5.0, size=len(other)).astype(np.float32)
+    x[target] = top + 9.0
+    return x
+
+
+def flat_logits(rng: np.random.Generator, v: int) -> np.ndarray:
+    return rng.standard_normal(v).astype(np.float32)
+
+
+def allowed_mass(x: np.ndarray, allowed: np.ndarray) -> float:
+    e = np.exp(x.astype(np.float64) - x.max())
+    return float(e[allowed].sum() / e.sum())
+
+
+def make_walks(vocab, path, regime: str, seed: int) -> list:
+    """Per regex: the compiled grammar and, per step, (token, logits, allowed mass)."""
+    rng = np.random.default_rng(seed)
+    v = vocab.size
+    walks = []
+    for name, pattern, text in CASES:
+        compiled = bytegram.compile(bytegram.Grammar.from_regex(pattern), vocab)
+        ids = encode(path, vocab, text) + [int(vocab.eos_ids[0])]
+        m = compiled.matcher()
+        steps = []
+        for tok in ids:
+            allowed = m.allowed_ids()
+            if tok not in set(allowed.tolist()):
+                raise SystemExit(f"{name}: the text's token {tok} is not allowed")
+            if regime == "peaked":
+                x = peaked_logits(rng, v, tok, allowed)
+            else:
+                x = flat_logits(rng, v)
+            steps.append((tok, torch.from_numpy(x), allowed_mass(x, allowed)))
+            assert m.accept(tok)
+        walks.append((compiled, steps))
+    return walks
+
+
+def run(walks, repeat: int, seed: int) -> dict:
+    """Each method walks every regex alone (1 warm-up walk + ``repeat`` timed walks)."""
+    awrs = AdaptiveRejectionSampler(seed=seed)
+    masked = MaskedSampler(seed=seed)
+    res = {k: [] for k in ("awrs", "fill_apply1", "fill_apply32", "masked", "checks", "fb",
+                           "z")}
+    clock = time.perf_counter
+    for compiled, steps in walks:
+        v = steps[0][1].shape[0]
+        bm1 = compiled.allocate_bitmask(1)
+        bm32 = compiled.allocate_bitmask(32)
+        # numpy copies: a parallel torch copy would leave its worker threads spinning on the
+        # cores the timed code runs on
+        work1 = np.empty((1, v), dtype=np.float32)
+        work32 = np.empty((32, v), dtype=np.float32)
+        for rep in range(1 + repeat):
+            timed_walk = rep > 0
+            m = compiled.matcher()  # AWRS
+            for tok, t, z in steps:
+                t0 = clock()
+                s = awrs.sample(t, m)
+                dt = clock() - t0
+                if timed_walk:
+                    res["awrs"].append(dt)
+                    res["checks"].append(s.n_checks)
+                    res["fb"].append(s.fell_back)
+                    res["z"].append(z)
+                m.accept(tok)
+            m = compiled.matcher()  # fill + apply, batch 1
+            for tok, t, _ in steps:
+                np.copyto(work1[0], t.numpy())
+                t0 = clock()
+                m.fill_bitmask(bm1)
+                apply_bitmask(work1, bm1)
+                dt = clock() - t0
+                if timed_walk:
+                    res["fill_apply1"].append(dt)
+                m.accept(tok)
+            m = compiled.matcher()  # fill + apply, batch 32 (32 sequences in one state)
+            for tok, t, _ in steps:
+                np.copyto(work32, t.numpy()[None])
+                t0 = clock()
+                for i in range(32):
+                    m.fill_bitmask(bm32, i)
+                apply_bitmask(work32, bm32)
+                dt = clock() - t0
+                if timed_walk:
+                    res["fill_apply32"].append(dt)
+                m.accept(tok)
+            m = compiled.matcher()  # the whole MaskedSampler
+            for tok, t, _ in steps:
+                t0 = clock()
+                masked.sample(t, m)
+                dt = clock() - t0
+                if timed_walk:
+                    res["masked"].append(dt)
+                m.accept(tok)
+    return res
+
+
+def p50(xs):
+    return statistics.median(xs)
+
+
+def us(s: float) -> str:
+    return f"{s * 1e6:,.1f} us"
+
+
+def ms(s: float) -> str:
+    return f"{s * 1e3:,.2f} ms"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tokenizer", default="llama3")
+    ap.add_argument("--repeat", type=int, default=2, help="timed walks after the warm-up")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    path = DATA / "tokenizers" / args.tokenizer / "tokenizer.json"
+    if not path.is_file():
+        raise SystemExit(f"tokenizer not found: {path} (set BYTEGRAM_DATA)")
+    vocab = bytegram.Vocabulary.from_tokenizer_json(path)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"# Sampling engine time per token ({args.tokenizer}, {vocab.size:,} tokens, "
+          f"{len(CASES)} regexes, {os.cpu_count()} CPUs, load average {load:.1f})\n")
+    print("| logits | allowed mass (mean) | tokens | AWRS p50 | AWRS mean | AWRS checks (mean) "
+          "| AWRS fallback | masked fill+apply p50 (b=1) | mean (b=1) | fill+apply p50 (b=32) "
+          "| MaskedSampler.sample p50 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for regime in ("peaked", "flat"):
+        r = run(make_walks(vocab, path, regime, args.seed), args.repeat, args.seed)
+        print(f"| {regime} | {np.mean(r['z']):.3f} | {len(r['awrs'])} | {us(p50(r['awrs']))} "
+              f"| {us(float(np.mean(r['awrs'])))} | {np.mean(r['checks']):.2f} "
+              f"| {100 * np.mean(r['fb']):.1f}% | {us(p50(r['fill_apply1']))} "
+              f"| {us(float(np.mean(r['fill_apply1'])))} | {ms(p50(r['fill_apply32']))} "
+              f"| {us(p50(r['masked']))} |")
+    print("\nAWRS times include the pass over the logits (column maxima), candidate selection, "
+          "the checks, the weight estimate and any fallback to the mask.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,470 @@
+"""Samplers draw from the exact masked distribution, for every transform setting.
+
+The reference distribution here is computed independently of the samplers' code: numpy,
+float64, from the matcher's allowed ids, with the transform semantics spelled out (float32
+penalty and temperature products, ties kept at every truncation boundary). Each test draws a
+few thousand tokens with a fixed seed and runs a chi-square goodness-of-fit test against the
+reference; the p-value threshold is 1e-4, and a sample on a zero-probability token fails at
+once. The rejection sampler is also run with its lazy tail forced on the small vocabularies
+(candidate columns of 16 tokens, tiny windows), which exercises the thinned Poisson envelope.
+Helpers here are imported by the other test_samplers_* files.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+import bytegram
+from bytegram import Grammar, Vocabulary
+from bytegram.errors import InvalidArgument
+from bytegram.samplers import (NO_TOKEN, AdaptiveRejectionSampler, MaskedSampler, Sample,
+                               SamplingParams)
+from bytegram.samplers.awrs import _Stream
+
+# ---------------------------------------------------------------------------------------
+# helpers
+
+
+def chi2_pvalue(counts: np.ndarray, probs: np.ndarray, *, min_expected: float = 5.0) -> float:
+    """Pearson chi-square goodness-of-fit p-value; cells with a small expected count are
+    pooled into one. Uses the regularized upper incomplete gamma (scipy is not needed)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    probs = np.asarray(probs, dtype=np.float64)
+    n = counts.sum()
+    assert not np.any((probs == 0) & (counts > 0)), "sampled a token of probability 0"
+    exp = probs * n
+    big = exp >= min_expected
+    obs_cells = list(counts[big])
+    exp_cells = list(exp[big])
+    if (~big).any() and exp[~big].sum() > 0:
+        obs_cells.append(counts[~big].sum())
+        exp_cells.append(exp[~big].sum())
+    obs_cells = np.array(obs_cells)
+    exp_cells = np.array(exp_cells)
+    df = len(obs_cells) - 1
+    if df <= 0:
+        return 1.0
+    stat = float(np.sum((obs_cells - exp_cells) ** 2 / exp_cells))
+    return float(torch.special.gammaincc(torch.tensor(df / 2, dtype=torch.float64),
+                                         torch.tensor(stat / 2, dtype=torch.float64)))
+
+
+def reference_distribution(logits: np.ndarray, allowed: np.ndarray, params: SamplingParams,
+                           prev_ids=None) -> np.ndarray:
+    """The masked distribution, computed the slow and obvious way (float64 numpy)."""
+    x = np.asarray(logits, dtype=np.float32).copy()
+    v = len(x)
+    if params.repetition_penalty is not None and prev_ids is not None:
+        r = np.float32(params.repetition_penalty)
+        for t in set(int(i) for i in prev_ids):
+            if 0 <= t < v:
+                x[t] = x[t] * r if x[t] < 0 else x[t] * np.float32(1.0 / params.repetition_penalty)
+    if not params.greedy:
+        x = (x * np.float32(1.0 / params.temperature)).astype(np.float32)
+    ok = np.zeros(v, dtype=bool)
+    ok[allowed[allowed < v]] = True
+    ok &= np.isfinite(x)
+    out = np.zeros(v)
+    if not ok.any():
+        return out
+    ids = np.flatnonzero(ok)
+    vals = x[ids].astype(np.float64)
+    if params.greedy:
+        best = ids[vals == vals.max()].min()
+        out[best] = 1.0
+        return out
+    keep = np.ones(len(ids), dtype=bool)
+    if params.top_k is not None and params.top_k < len(ids):
+        kth = np.sort(vals)[::-1][params.top_k - 1]
+        keep &= vals >= kth
+    if params.top_p is not None:
+        kv = np.sort(vals[keep])[::-1]
+        e = np.exp(kv - kv[0])
+        c = np.cumsum(e) / e.sum()
+        j = min(int(np.argmax(c >= params.top_p)) if (c >= params.top_p).any() else len(kv) - 1,
+                len(kv) - 1)
+        keep &= vals >= kv[j]
+    if params.min_p is not None:
+        mx = vals[keep].max()
+        keep &= vals >= mx + math.log(params.min_p)
+    kv = vals[keep]
+    e = np.exp(kv - kv.max())
+    out[ids[keep]] = e / e.sum()
+    return out
+
+
+def exact_log_z(logits: np.ndarray, allowed: np.ndarray, params: SamplingParams,
+                prev_ids=None) -> float:
+    """log of the allowed mass of softmax(penalized, tempered logits)."""
+    x = np.asarray(logits, dtype=np.float32).copy()
+    if params.repetition_penalty is not None and prev_ids is not None:
+        r = np.float32(params.repetition_penalty)
+        for t in set(int(i) for i in prev_ids):
+            x[t] = x[t] * r if x[t] < 0 else x[t] * np.float32(1.0 / params.repetition_penalty)
+    x = x.astype(np.float64) / (params.temperature or 1.0)
+    e = np.exp(x - x.max())
+    a = e[allowed[allowed < len(x)]].sum()
+    return math.log(a / e.sum()) if a > 0 else -math.inf
+
+
+def force_tail(sampler: AdaptiveRejectionSampler, *, columns: int = 16, max_cols: int = 2,
+               deltas=(3.0, 1.0, 0.0)) -> AdaptiveRejectionSampler:
+    """Make the lazy candidate/tail machinery run on a small vocabulary."""
+    sampler._DIRECT_MAX_V = 0
+    sampler._COLUMNS = columns
+    sampler._MAX_COLS = max_cols
+    sampler._DELTAS = deltas
+    return sampler
+
+
+def draw(sampler, logits, matcher, n: int, prev_ids=None) -> list[Sample]:
+    t = torch.as_tensor(logits)
+    return [sampler.sample(t, matcher, prev_ids=prev_ids) for _ in range(n)]
+
+
+def counts_of(samples: list[Sample], v: int) -> np.ndarray:
+    ids = [s.token_id for s in samples]
+    assert NO_TOKEN not in ids
+    return np.bincount(ids, minlength=v)
+
+
+BYTES = Vocabulary.byte_level(eos_id=256)
+
+
+def byte_case(seed: int, pattern: str, prefix: bytes, *, scale: float = 2.0,
+              boost_forbidden: float = 2.5, ties: bool = False, target_z: float = 0.4):
+    """(logits, matcher, allowed ids) on the 257-token byte vocabulary. Some forbidden tokens
+    are pushed to the top so that the rejection sampler rejects; the allowed tokens are then
+    shifted so that their mass is about ``target_z``."""
+    compiled = bytegram.compile(Grammar.from_regex(pattern), BYTES)
+    m = compiled.matcher()
+    assert m.accept_bytes(prefix)
+    allowed = m.allowed_ids()
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(BYTES.size) * scale
+    forb = np.setdiff1d(np.arange(BYTES.size), allowed)
+    x[rng.choice(forb, 3, replace=False)] += boost_forbidden + scale
+    x[rng.choice(allowed, min(3, len(allowed)), replace=False)] += scale
+    a = np.exp(x[allowed]).sum()
+    f = np.exp(x[forb]).sum()
+    x[allowed] += math.log(target_z / (1 - target_z) * f / a)
+    if ties:
+        x = np.round(x * 2) / 2
+    return torch.tensor(x, dtype=torch.float32), m, allowed
+
+
+SETTINGS = [
+    dict(),
+    dict(temperature=0.6),
+    dict(temperature=1.7),
+    dict(top_k=3),
+    dict(top_k=1),
+    dict(top_p=0.7),
+    dict(top_p=0.95, temperature=0.8),
+    dict(min_p=0.2),
+    dict(top_k=5, top_p=0.8, min_p=0.05),
+    dict(repetition_penalty=1.5),
+]
+PREV = [ord("1"), ord("2"), ord("a"), ord("-"), 7]
+
+CASES = {
+    "digits": (r"[0-9]{2,4}(-[0-9]{2})?", b"1"),
+    "words": (r"(cat|car|cart|dog)( (cat|car|dog))*", b"ca"),
+    "accepting": (r"[a-c]+", b"ab"),  # EOS allowed here
+}
+
+
+# ---------------------------------------------------------------------------------------
+# chi-square: both samplers against the reference, every setting
+
+
+@pytest.mark.parametrize("case,setting",
+                         [(c, i) for i in range(len(SETTINGS))
+                          for c in (sorted(CASES) if i in (0, 3, 5) else
+                                    ["words", "accepting"] if i % 2 else ["digits", "words"])])
+def test_awrs_matches_reference(case, setting):
+    kw = SETTINGS[setting]
+    pattern, prefix = CASES[case]
+    logits, m, allowed = byte_case(setting * 7 + len(case), pattern, prefix)
+    prev = PREV if "repetition_penalty" in kw else None
+    params = SamplingParams(**kw)
+    ref = reference_distribution(logits.numpy(), allowed, params, prev)
+    n = 1500
+    aw = AdaptiveRejectionSampler(seed=200 + setting, **kw)
+    samples = draw(aw, logits, m, n, prev)
+    assert chi2_pvalue(counts_of(samples, len(ref)), ref) > 1e-4
+    assert all(m.is_allowed(s.token_id) for s in samples[:50])
+
+
+@pytest.mark.parametrize("setting", range(len(SETTINGS)))
+def test_awrs_lazy_tail_matches_reference(setting):
+    """The candidate set + thinned tail envelope path, forced on 257 tokens (16 columns of 16
+    and a remainder of 1), must give the same distribution."""
+    kw = SETTINGS[setting]
+    logits, m, allowed = byte_case(1000 + setting, r"[a-z]+( [a-z]+)?", b"ab", scale=2.5)
+    prev = PREV if "repetition_penalty" in kw else None
+    params = SamplingParams(**kw)
+    ref = reference_distribution(logits.numpy(), allowed, params, prev)
+    aw = force_tail(AdaptiveRejectionSampler(seed=7 + setting, **kw),
+                    max_cols=1 + setting % 6, deltas=(6.0, 3.0, 1.0, 0.0))
+    samples = draw(aw, logits, m, 1500, prev)
+    assert chi2_pvalue(counts_of(samples, len(ref)), ref) > 1e-4
+
+
+@pytest.mark.parametrize("kw", [dict(top_k=3), dict(min_p=0.2), dict(top_p=0.6),
+                                dict(top_k=6, top_p=0.9), dict(temperature=0)])
+def test_awrs_truncation_scan_with_tail(kw):
+    """A clear top group of candidates above the tail bound: the truncation scans certify
+    their kept sets (no fallback for most draws) and still match the reference."""
+    compiled = bytegram.compile(Grammar.from_regex(r"[a-m]+"), BYTES)
+    m = compiled.matcher()
+    allowed = m.allowed_ids()
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal(BYTES.size)
+    x[allowed[:8]] += 6 + rng.random(8)
+    x[[ord("z"), ord("0")]] += 6.5  # forbidden tokens at the top
+    logits = torch.tensor(x, dtype=torch.float32)
+    ref = reference_distribution(x.astype(np.float32), allowed, SamplingParams(**kw))
+    aw = force_tail(AdaptiveRejectionSampler(seed=3, **kw), max_cols=12,
+                    deltas=(4.0, 2.0, 0.0))
+    ctx = aw._prepare(x.astype(np.float32), None)
+    assert ctx.n_tail > 200
+    samples = draw(aw, logits, m, 1000 if kw.get("temperature") == 0 else 3000)
+    assert np.mean([s.fell_back for s in samples]) < 0.5
+    assert chi2_pvalue(counts_of(samples, len(ref)), ref) > 1e-4
+
+
+@pytest.mark.parametrize("setting", [0, 1, 3, 5, 7, 9])
+def test_masked_matches_reference(setting):
+    kw = SETTINGS[setting]
+    logits, m, allowed = byte_case(50 + setting, r"(cat|car|cart|dog)( (cat|car|dog))*", b"ca")
+    prev = PREV if "repetition_penalty" in kw else None
+    ref = reference_distribution(logits.numpy(), allowed, SamplingParams(**kw), prev)
+    ms = MaskedSampler(seed=setting, **kw)
+    samples = draw(ms, logits, m, 3000, prev)
+    assert chi2_pvalue(counts_of(samples, len(ref)), ref) > 1e-4
+    lz = exact_log_z(logits.numpy(), allowed, SamplingParams(**kw), prev)
+    assert samples[0].log_weight == pytest.approx(lz, abs=1e-5)
+    assert not samples[0].fell_back and samples[0].n_checks == 0
+
+
+def test_truncation_ties_are_kept_identically():
+    """Logits on a 0.5 grid: many ties at the top-k / top-p / min-p boundaries."""
+    logits, m, allowed = byte_case(3, r"[a-z0-9]+", b"", scale=1.0, ties=True)
+    for kw in (dict(top_k=4), dict(top_p=0.5), dict(min_p=0.6), dict(top_k=2, min_p=0.9)):
+        params = SamplingParams(**kw)
+        ref = reference_distribution(logits.numpy(), allowed, params)
+        if kw == dict(top_k=4):
+            assert np.count_nonzero(ref) >= 4
+        for sampler in (AdaptiveRejectionSampler(seed=1, **kw), MaskedSampler(seed=1, **kw),
+                        force_tail(AdaptiveRejectionSampler(seed=2, **kw))):
+            samples = draw(sampler, logits, m, 1200)
+            assert chi2_pvalue(counts_of(samples, len(ref)), ref) > 1e-4, (kw, sampler)
+
+
+def test_multibyte_tokens():
+    """A small vocabulary of overlapping multi-byte tokens (from_bytes_list) and a regex."""
+    toks = [b"a", b"b", b"ab", b"abc", b"c", b"ca", b"bca", b"cab", b"x", b"ax", b"", b"bb"]
+    vocab = Vocabulary.from_bytes_list(toks, eos_ids=[10])
+    compiled = bytegram.compile(Grammar.from_regex(r"(ab|abc|ca)+b?"), vocab)
+    rng = np.random.default_rng(5)
+    for prefix in (b"", b"abca"):
+        m = compiled.matcher()
+        assert m.accept_bytes(prefix)
+        allowed = m.allowed_ids()
+        x = torch.tensor(rng.standard_normal(vocab.size) * 1.5, dtype=torch.float32)
+        for kw in (dict(), dict(top_k=2), dict(temperature=0.5, top_p=0.9)):
+            ref = reference_distribution(x.numpy(), allowed, SamplingParams(**kw))
+            for sampler in (AdaptiveRejectionSampler(seed=3, **kw),
+                            force_tail(AdaptiveRejectionSampler(seed=4, **kw), columns=3,
+                                       max_cols=1)):
+                samples = draw(sampler, x, m, 1000)
+                assert chi2_pvalue(counts_of(samples, vocab.size), ref) > 1e-4
+
+
+def test_logits_wider_than_vocabulary():
+    """Padding columns (ids >= vocab size) are never sampled, even with large logits."""
+    logits, m, allowed = byte_case(9, r"[0-9]+", b"")
+    wide = torch.cat([logits, torch.full((40,), 3.0)])
+    ref = reference_distribution(wide.numpy(), allowed, SamplingParams())
+    assert ref[257:].sum() == 0
+    for sampler in (AdaptiveRejectionSampler(seed=1), MaskedSampler(seed=1),
+                    force_tail(AdaptiveRejectionSampler(seed=2))):
+        samples = draw(sampler, wide, m, 2000)
+        assert chi2_pvalue(counts_of(samples, len(ref)), ref) > 1e-4
+
+
+# ---------------------------------------------------------------------------------------
+# the visit order of the lazy stream is the Gumbel (Plackett-Luce) order
+
+
+def test_stream_order_is_plackett_luce():
+    """First two tokens visited by the lazy stream (candidates + thinned tail), pooled
+    over many fresh streams, against exact P(i first, j second) = p_i p_j / (1 - p_i)."""
+    rng = np.random.default_rng(11)
+    v = 40
+    x = (rng.standard_normal(v) * 1.2).astype(np.float32)
+    aw = force_tail(AdaptiveRejectionSampler(seed=5), columns=8, max_cols=1, deltas=(0.5, 0.0))
+    ctx = aw._prepare(x, None)
+    assert ctx.n_tail > 30 and ctx.env > 0
+    p = np.exp(x.astype(np.float64) - x.max())
+    p /= p.sum()
+    pair = Counter()
+    n = 12000
+    for _ in range(n):
+        st = _Stream(ctx, aw.rng, 10**6)
+        got = []
+        for _ in range(2):
+            kind, i = st.next()
+            got.append(int(ctx.s_ids[i]) if kind == 0 else i)
+        pair[tuple(got)] += 1
+    probs = np.zeros((v, v))
+    for i in range(v):
+        for j in range(v):
+            if i != j:
+                probs[i, j] = p[i] * p[j] / (1 - p[i])
+    counts = np.zeros((v, v))
+    for (i, j), c in pair.items():
+        counts[i, j] = c
+    assert chi2_pvalue(counts.ravel(), probs.ravel()) > 1e-4
+
+
+# ---------------------------------------------------------------------------------------
+# greedy, edge cases, API
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_greedy_is_identical(case):
+    pattern, prefix = CASES[case]
+    for seed in range(20):
+        logits, m, allowed = byte_case(seed, pattern, prefix, ties=seed % 2 == 0)
+        ref = reference_distribution(logits.numpy(), allowed, SamplingParams(temperature=0))
+        want = int(np.argmax(ref))
+        a = AdaptiveRejectionSampler(temperature=0).sample(logits, m)
+        b = MaskedSampler(temperature=0).sample(logits, m)
+        c = force_tail(AdaptiveRejectionSampler(temperature=0)).sample(logits, m)
+        assert a.token_id == b.token_id == c.token_id == want
+        assert a.log_weight == b.log_weight == c.log_weight
+
+
+def test_greedy_weight_is_the_zero_temperature_limit():
+    logits, m, allowed = byte_case(1, r"[0-9]+", b"")
+    x = logits.clone()
+    x[ord("5")] = 50.0  # allowed argmax: Z -> 1
+    assert AdaptiveRejectionSampler(temperature=0).sample(x, m).log_weight == 0.0
+    x[ord("a")] = 60.0  # forbidden argmax: Z -> 0
+    s = AdaptiveRejectionSampler(temperature=0).sample(x, m)
+    assert s.token_id == ord("5") and s.log_weight == -math.inf
+    x[ord("7")] = 60.0  # tie between an allowed and a forbidden argmax: Z -> 1/2
+    for sampler in (AdaptiveRejectionSampler(temperature=0), MaskedSampler(temperature=0)):
+        s = sampler.sample(x, m)
+        assert s.token_id == ord("7") and s.log_weight == pytest.approx(math.log(0.5))
+
+
+def test_no_allowed_token():
+    """A state whose allowed tokens all have -inf logits, and a terminated matcher."""
+    logits, m, allowed = byte_case(2, r"[0-9]+", b"")
+    x = logits.clone()
+    x[allowed] = -math.inf
+    for sampler in (AdaptiveRejectionSampler(seed=0), MaskedSampler(seed=0),
+                    AdaptiveRejectionSampler(seed=0, top_k=3),
+                    force_tail(AdaptiveRejectionSampler(seed=0)),
+                    AdaptiveRejectionSampler(temperature=0)):
+        s = sampler.sample(x, m)
+        assert s.token_id == NO_TOKEN and s.log_weight == -math.inf
+    compiled = bytegram.compile(Grammar.from_regex("a"), BYTES)
+    t = compiled.matcher()
+    assert t.accept_bytes(b"a") and t.accept(256) and t.is_terminated()
+    for sampler in (AdaptiveRejectionSampler(seed=0), MaskedSampler(seed=0)):
+        assert sampler.sample(logits, t).token_id == NO_TOKEN
+    allinf = torch.full((257,), -math.inf)
+    assert AdaptiveRejectionSampler(seed=0).sample(allinf, m).token_id == NO_TOKEN
+
+
+def test_sample_unpacks_and_batch_api():
+    logits, m, allowed = byte_case(4, r"[0-9]+", b"")
+    s = AdaptiveRejectionSampler(seed=0).sample(logits, m)
+    tok, lw = s
+    assert (tok, lw) == (s.token_id, s.log_weight) == tuple(s) and len(s) == 2 and s[0] == tok
+    assert tok in allowed and s.n_checks >= 1
+    batch = torch.stack([logits, logits.flip(0)])
+    m2 = m.fork()
+    for sampler in (AdaptiveRejectionSampler(seed=0), MaskedSampler(seed=0)):
+        out = sampler.sample_batch(batch, [m, m2])
+        assert len(out) == 2 and all(o.token_id in allowed for o in out)
+        out = sampler.sample_batch(batch.numpy(), [m, m2], prev_ids=[[1, 2], []])
+        assert len(out) == 2
+    no_w = AdaptiveRejectionSampler(seed=0, compute_weights=False).sample(logits, m)
+    assert no_w.token_id in allowed and math.isnan(no_w.log_weight)
+    # numpy rows, float64 and float16 rows, a [1, V] row
+    for x in (logits.numpy(), logits.double(), logits.half(), logits[None]):
+        assert AdaptiveRejectionSampler(seed=0).sample(x, m).token_id in allowed
+        assert MaskedSampler(seed=0).sample(x, m).token_id in allowed
+
+
+def test_reproducible_and_caller_logits_untouched():
+    logits, m, _ = byte_case(6, r"[0-9a-f]+", b"")
+    before = logits.clone()
+    for cls in (AdaptiveRejectionSampler, MaskedSampler):
+        a = [cls(seed=42, top_p=0.9, repetition_penalty=1.3).sample(logits, m, prev_ids=[48])
+             for _ in range(1)]
+        b = [cls(seed=42, top_p=0.9, repetition_penalty=1.3).sample(logits, m, prev_ids=[48])
+             for _ in range(1)]
+        assert a == b
+        g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+        assert cls(generator=g1).sample(logits, m) == cls(generator=g2).sample(logits, m)
+    assert torch.equal(logits, before)
+
+
+def test_bad_arguments_raise_invalid_argument():
+    logits, m, _ = byte_case(6, r"[0-9]+", b"")
+    bad = [dict(temperature=-1), dict(temperature=float("nan")), dict(top_k=0),
+           dict(top_k=2.5), dict(top_p=0), dict(top_p=1.5), dict(min_p=-0.1),
+           dict(repetition_penalty=0), dict(temperature="hot")]
+    for kw in bad:
+        for cls in (AdaptiveRejectionSampler, MaskedSampler):
+            with pytest.raises(InvalidArgument):
+                cls(**kw)
+    with pytest.raises(InvalidArgument):
+        AdaptiveRejectionSampler(max_rejections=0)
+    with pytest.raises(InvalidArgument):
+        AdaptiveRejectionSampler(seed=1, generator=torch.Generator())
+    with pytest.raises(InvalidArgument):
+        AdaptiveRejectionSampler(generator=42)
+    with pytest.raises(InvalidArgument):
+        AdaptiveRejectionSampler().sample(torch.zeros(2, 257), m)
+    with pytest.raises(InvalidArgument):
+        MaskedSampler().sample_batch(torch.zeros(2, 257), [m])
+    with pytest.raises(InvalidArgument):
+        AdaptiveRejectionSampler().sample(torch.zeros(257, dtype=torch.int64), m)
+    with pytest.raises(InvalidArgument):
+        MaskedSampler().sample([0.0] * 257, m)
+    # InvalidArgument is both a ValueError and a TypeError
+    with pytest.raises(ValueError):
+        SamplingParams(top_p=2)
+    with pytest.raises(TypeError):
+        SamplingParams(top_k="3")
+
+
+def test_extreme_logit_gaps():
+    """A forbidden token 10,000 nats above every allowed one: Z underflows any float, the
+    draw and the log weight must still be right (the samplers work in log space)."""
+    logits, m, allowed = byte_case(8, r"[0-9]+", b"")
+    x = logits.clone()
+    x[ord("a")] = 1e4
+    ref = reference_distribution(x.numpy(), allowed, SamplingParams())
+    e = np.exp(x.numpy()[allowed].astype(np.float64) - x.numpy()[allowed].max())
+    want_lw = float(np.log(e.sum()) + x.numpy()[allowed].max() - 1e4)
+    for sampler in (AdaptiveRejectionSampler(seed=1), MaskedSampler(seed=1),
+                    force_tail(AdaptiveRejectionSampler(seed=2))):
+        samples = draw(sampler, x, m, 800)
+        assert chi2_pvalue(counts_of(samples, len(ref)), ref) > 1e-4
+        if isinstance(sampler, MaskedSampler):
+            assert samples[0].log_weight == pytest.approx(want_lw, rel=1e-9)
+        else:  # an estimate: log Z - log(Gamma(2, 1)) here, within a few nats
+            assert all(abs(s.log_weight - want_lw) < 8 for s in samples[:50])
