@@ -251,3 +251,101 @@ def reference_cfg_allowed_ids(ir: "GrammarIR", vocab: "Vocabulary", prefix: byte
                               **kwargs) -> np.ndarray:
     """Sorted allowed ids after ``prefix`` (see ``reference_cfg_mask``)."""
     return np.flatnonzero(reference_cfg_mask(ir, vocab, prefix, **kwargs)).astype(np.int32)
+
+
+# -- random documents from a grammar IR (witness generation) -------------------------------
+
+def _dfa_distances(dfa: "ByteDFA") -> list[int]:
+    """Shortest number of bytes from each state to an accepting state."""
+    n = dfa.n_states
+    dist = [-1] * n
+    rev: list[list[int]] = [[] for _ in range(n)]
+    table = dfa.transitions.tolist()
+    for q in range(n):
+        for t in set(table[q]):
+            if t >= 0:
+                rev[t].append(q)
+    frontier = [q for q in range(n) if dfa.accepting[q]]
+    for q in frontier:
+        dist[q] = 0
+    while frontier:
+        nxt = []
+        for q in frontier:
+            for p in rev[q]:
+                if dist[p] < 0:
+                    dist[p] = dist[q] + 1
+                    nxt.append(p)
+        frontier = nxt
+    return dist
+
+
+def sample_terminal(dfa: "ByteDFA", rng, *, soft_max: int = 12,
+                    _cache: dict | None = None) -> bytes:
+    """A random string of a trimmed DFA: a random walk over live bytes that stops at an
+    accepting state with probability 1/3, and after ``soft_max`` bytes heads for the
+    nearest accepting state."""
+    dist = _dfa_distances(dfa) if _cache is None else _cache.setdefault(id(dfa), _dfa_distances(dfa))
+    table = dfa.transitions
+    q = dfa.start
+    out = bytearray()
+    while True:
+        if dfa.accepting[q] and (len(out) >= soft_max or rng.random() < 1 / 3):
+            return bytes(out)
+        row = table[q]
+        live = np.flatnonzero(row >= 0)
+        if len(out) >= soft_max:
+            best = min(dist[int(row[b])] for b in live)
+            live = [b for b in live if dist[int(row[b])] == best]
+        if len(live) == 0:
+            return bytes(out)
+        b = int(live[rng.randrange(len(live))])
+        out.append(b)
+        q = int(row[b])
+
+
+def sample_document(grammar, rng, *, max_depth: int = 40, soft_max: int = 12) -> bytes:
+    """A random sentence of a grammar (a ``Grammar`` of kind cfg/regex, or a ``GrammarIR``).
+
+    Alternatives are chosen uniformly; below ``max_depth`` nested nonterminals only the
+    alternatives that finish soonest are allowed, so the walk always ends. Terminals are
+    random strings of their DFAs (``sample_terminal``). Ignored terminals are never
+    inserted. ``rng`` is a ``random.Random``.
+    """
+    ir = getattr(grammar, "ir", None) or grammar
+    if getattr(grammar, "kind", None) == "regex":
+        return sample_terminal(grammar.dfa, rng, soft_max=soft_max)
+    by_lhs: dict[str, list[tuple[str, ...]]] = {}
+    for r in ir.rules:
+        by_lhs.setdefault(r.lhs, []).append(r.rhs)
+    height: dict[str, float] = {t: 0 for t in ir.terminals}
+    inf = float("inf")
+    changed = True
+    while changed:
+        changed = False
+        for lhs, alts in by_lhs.items():
+            h = min((1 + max((height.get(s, inf) for s in rhs), default=0)) for rhs in alts)
+            if h < height.get(lhs, inf):
+                height[lhs] = h
+                changed = True
+    cache: dict = {}
+    out = bytearray()
+    stack: list[tuple[str, int]] = [(ir.start, 0)]
+    while stack:
+        sym, depth = stack.pop()
+        term = ir.terminals.get(sym)
+        if term is not None:
+            out += sample_terminal(term.dfa, rng, soft_max=soft_max, _cache=cache)
+            continue
+        alts = by_lhs[sym]
+        if depth >= max_depth:
+            best = min(1 + max((height.get(s, inf) for s in rhs), default=0) for rhs in alts)
+            alts = [rhs for rhs in alts
+                    if 1 + max((height.get(s, inf) for s in rhs), default=0) == best]
+        else:
+            alts = [rhs for rhs in alts if all(height.get(s, inf) < inf for s in rhs)]
+        rhs = alts[rng.randrange(len(alts))]
+        for s in reversed(rhs):
+            stack.append((s, depth + 1))
+    return bytes(out)
+
+__all__ += ["sample_document", "sample_terminal"]
