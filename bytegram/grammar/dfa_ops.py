@@ -19,7 +19,7 @@ from .dfa import ByteDFA, minimize_table
 __all__ = ["intersect", "union", "difference", "empty_dfa", "is_subset", "disjoint",
            "DEFAULT_MAX_PRODUCT_STATES"]
 
-DEFAULT_MAX_PRODUCT_STATES = 200_000
+DEFAULT_MAX_PRODUCT_STATES = 50_000
 
 
 def empty_dfa() -> ByteDFA:

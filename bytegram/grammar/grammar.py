@@ -120,7 +120,8 @@ class Grammar:
     def from_json_schema(cls, schema: object, *, whitespace: str = "compact",
                          strict: bool = False, lenient: bool = False,
                          property_order: str = "schema", max_whitespace: int = 16,
-                         max_object_states: int = 256, remotes: object = None) -> "Grammar":
+                         max_object_states: int = 256, max_compile_seconds: float = 10.0,
+                         remotes: object = None) -> "Grammar":
         """The JSON documents valid under a JSON Schema (a dict, a JSON string, or a Pydantic
         model class); drafts 4, 6, 7, 2019-09, 2020-12 (``$schema``; default 2020-12).
 
@@ -136,7 +137,8 @@ class Grammar:
         Errors: ``Unsupported`` lists every keyword that cannot be enforced exactly, with its
         JSON pointer; with ``lenient=True`` they are relaxed instead (a superset is
         accepted) and listed in ``relaxations``. Unknown formats are always relaxed and
-        listed. ``LimitExceeded`` names the limit hit. Number texts never use exponents;
+        listed. ``LimitExceeded`` names the limit hit (``max_compile_seconds`` bounds the
+        whole compile). Number texts never use exponents;
         see :mod:`bytegram.grammar.json_schema` for the exact policies.
         """
         import json as _json
@@ -148,6 +150,7 @@ class Grammar:
                                        lenient=lenient, property_order=property_order,
                                        max_whitespace=max_whitespace,
                                        max_object_states=max_object_states,
+                                       max_compile_seconds=max_compile_seconds,
                                        remotes=remotes)  # type: ignore[arg-type]
         options = _json.dumps([whitespace, strict, lenient, property_order, max_whitespace,
                                max_object_states])

@@ -43,13 +43,16 @@ def schema_to_ir(schema: Any, *, whitespace: str = "compact", strict: bool = Fal
                  lenient: bool = False, property_order: str = "schema",
                  max_whitespace: int = 16, max_object_states: int = 256,
                  draft: int | None = None, base_uri: str = DEFAULT_BASE,
+                 max_compile_seconds: float = 10.0,
                  remotes: Mapping[str, Any] | Callable[[str], Any] | None = None
                  ) -> tuple[GrammarIR, tuple[str, ...]]:
     """Compile ``schema`` into a ``GrammarIR`` and the tuple of relaxations.
 
     Raises ``Unsupported`` (listing every offending keyword with its JSON pointer) unless
     ``lenient``; ``LimitExceeded`` when a size limit is hit; ``InvalidSyntax`` for a
-    malformed schema. See the ``emit`` module for the serialization and order policies.
+    malformed schema; ``LimitExceeded(limit="max_compile_seconds")`` when compiling runs
+    past ``max_compile_seconds`` (checked between steps; one DFA product is bounded by its
+    own state limit). See the ``emit`` module for the serialization and order policies.
     """
     if whitespace not in ("compact", "flexible"):
         raise InvalidArgument(f"whitespace must be 'compact' or 'flexible', got {whitespace!r}")
@@ -61,7 +64,7 @@ def schema_to_ir(schema: Any, *, whitespace: str = "compact", strict: bool = Fal
     schema = load_schema(schema)
     d = draft if draft is not None else draft_of(schema, 2020)
     reg = Registry(schema, draft=d, base_uri=base_uri, remotes=remotes)
-    cx = SchemaCompiler(reg, strict=strict, lenient=lenient)
+    cx = SchemaCompiler(reg, strict=strict, lenient=lenient, max_seconds=max_compile_seconds)
     em = Emitter(cx, whitespace=whitespace, max_whitespace=max_whitespace,
                  property_order=property_order, max_object_states=max_object_states)
     root = cx.sub(schema, reg.root, "") if not isinstance(schema, dict) else \

@@ -16,6 +16,7 @@ ignored, as the standard says.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -71,8 +72,10 @@ class SchemaCompiler:
     """Evaluates located schemas into ``Node``s, collecting what it cannot express."""
 
     def __init__(self, registry: Registry, *, strict: bool = False, lenient: bool = False,
-                 max_exprs: int = 20_000) -> None:
+                 max_exprs: int = 20_000, max_seconds: float = 10.0) -> None:
         self.registry = registry
+        self.max_seconds = max_seconds
+        self.deadline = time.monotonic() + max_seconds
         self.strict = strict
         self.lenient = lenient
         self.problems: list[str] = []
@@ -118,10 +121,18 @@ class SchemaCompiler:
                                 f"{type(schema).__name__} at {parent.pointer}{suffix}")
         return frozenset([SchemaAtom(self.registry.enter(schema, parent, suffix))])
 
+    def check_time(self) -> None:
+        """Raise LimitExceeded once the compile has run past ``max_seconds``."""
+        if time.monotonic() > self.deadline:
+            raise LimitExceeded("compiling the schema takes too long",
+                                limit="max_compile_seconds", value=self.max_seconds,
+                                hint="simplify the schema or raise max_compile_seconds")
+
     def eval_expr(self, expr: frozenset) -> Node:
         hit = self._expr_memo.get(expr)
         if hit is not None:
             return hit
+        self.check_time()
         if len(self._expr_memo) > self.max_exprs:
             raise LimitExceeded("the schema expands into too many distinct subschema "
                                 "combinations", limit="max_exprs", value=self.max_exprs)

@@ -114,6 +114,7 @@ class Emitter:
         """The symbol of expression ``e`` (None when it allows no value)."""
         if e in self.memo:
             return self.memo[e]
+        self.cx.check_time()
         node = self.cx.eval_expr(e)
         if node.is_empty():
             self.memo[e] = None
@@ -227,6 +228,8 @@ class Emitter:
         names: dict = {}
         while todo:
             s = todo.pop()
+            if len(names) % 256 == 0:
+                self.cx.check_time()
             if len(seen) > self.max_object_states * 4:
                 raise LimitExceeded(f"{what} needs too many automaton states",
                                     limit="max_object_states", value=self.max_object_states,
