@@ -64,7 +64,8 @@ Valentina Camila Santiago Diego Lucia Elena Ivan Olga Dmitri Anya Sven Ingrid La
 Freya Hans Klaus Greta Pierre Amelie Louis Chloe Giulia Marco Luca Francesca""".split()
 
 FIRST_UNICODE = ["José", "Zoë", "Chloé", "Björn", "Søren", "Åsa", "François", "Mónica",
-                 "Łukasz", "Jürgen", "Renée", "Noémie", "Dvořák", "Ñuño", "Zuzana", "Çelik",
+                 "Łukasz", "Jürgen", "Renée", "Noémie", "Dvořák", "Ñuño", "Zuzana",
+                 "Çelik",
                  "Øyvind", "Sébastien", "Inés", "Gökhan", "Ana María", "Héloïse", "Miloš"]
 
 LAST = """Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez
@@ -378,7 +379,8 @@ def title(r: random.Random) -> str:
 
 def sentence(r: random.Random, words: int | None = None) -> str:
     if words is not None and words <= 4:
-        s = f"{r.choice(ADJ)} {r.choice(NOUNS)} {r.choice(['update', 'report', 'request', 'notice', 'reminder'])}"
+        kind = r.choice(["update", "report", "request", "notice", "reminder"])
+        s = f"{r.choice(ADJ)} {r.choice(NOUNS)} {kind}"
         return s[0].upper() + s[1:] + "."
     subj = r.choice([full_name(r), f"The {r.choice(ADJ)} {r.choice(NOUNS)}",
                      r.choice(["She", "He", "The team", "My friend", "The teacher",
@@ -391,8 +393,10 @@ def sentence(r: random.Random, words: int | None = None) -> str:
         lambda: f"{subj} {r.choice(ADVERBS)} {r.choice(VERBS)} {r.choice(['the', 'a', 'every'])} "
                 f"{r.choice(NOUNS)}.",
         lambda: f"{r.choice(TIMES).capitalize()}, {low} "
-                f"{r.choice(PAST_VERBS)} {r.randint(2, 40)} {plural(r.choice(NOUNS))} {r.choice(PLACES)}.",
-        lambda: f"The weather in {city(r)[0]} is {r.choice(WEATHER)} and {r.randint(-10, 38)} degrees.",
+                f"{r.choice(PAST_VERBS)} {r.randint(2, 40)} {plural(r.choice(NOUNS))} "
+                f"{r.choice(PLACES)}.",
+        lambda: f"The weather in {city(r)[0]} is {r.choice(WEATHER)} and "
+                f"{r.randint(-10, 38)} degrees.",
         lambda: f"It was {r.choice(WEATHER)} {r.choice(TIMES)}, so {low} "
                 f"stayed {r.choice(PLACES)}.",
         lambda: f"Is the {r.choice(NOUNS)} {r.choice(PLACES)}?",
@@ -463,7 +467,8 @@ def gen_user(r: random.Random) -> dict[str, Any]:
     maybe(r, 0.2, d, "username", lambda: slug(first) + str(r.randint(1, 999)))
     maybe(r, 0.4, d, "is_active" if r.random() < 0.6 else "active", lambda: r.random() < 0.8)
     maybe(r, 0.3, d, "address", lambda: gen_address(r))
-    maybe(r, 0.2, d, "birthdate" if r.random() < 0.5 else "date_of_birth", lambda: date(r, 1940, 2008))
+    maybe(r, 0.2, d, "birthdate" if r.random() < 0.5 else "date_of_birth",
+          lambda: date(r, 1940, 2008))
     maybe(r, 0.25, d, "roles", lambda: r.sample(["admin", "user", "editor", "viewer", "owner",
                                                  "guest"], r.randint(1, 3)))
     maybe(r, 0.2, d, "occupation", lambda: r.choice(JOBS))
@@ -832,7 +837,8 @@ def schema_of(obj: Any, r: random.Random, depth: int = 0) -> dict[str, Any]:
 
 
 PROMPTS = [
-    "Give me {a_kind} as JSON:\n", "Give me {a_kind} as JSON.\n", "Return {a_kind} in JSON format.\n",
+    "Give me {a_kind} as JSON:\n", "Give me {a_kind} as JSON.\n",
+    "Return {a_kind} in JSON format.\n",
     "Generate a JSON object describing {a_kind}.\n", "Output {a_kind} as JSON:\n",
     "Create a sample {kind} (JSON only):\n", "JSON for {a_kind}:\n", "Example {kind}:\n",
     "Respond with {a_kind} in JSON.\n\n", "Write {a_kind} object in JSON.\n",
@@ -853,7 +859,8 @@ def prompt_doc(r: random.Random, kind: str, obj: Any) -> str:
                          "Return JSON that validates against the schema ",
                          "Schema: "]) + sdump + "\n" + body
     if k < 0.8:
-        return (f"User: {r.choice(PROMPTS).format(kind=kind, a_kind=article(kind)).strip()}\nAssistant: " + body)
+        ask = r.choice(PROMPTS).format(kind=kind, a_kind=article(kind)).strip()
+        return f"User: {ask}\nAssistant: " + body
     if k < 0.9:
         return f"Q: What is a typical {kind}? Answer in JSON.\nA: " + body
     text = sentence(r)

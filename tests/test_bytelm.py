@@ -30,7 +30,8 @@ def fresh() -> ByteLM:
 
 
 def make_corpus_module():
-    spec = importlib.util.spec_from_file_location("make_corpus", REPO / "scripts" / "make_corpus.py")
+    path = REPO / "scripts" / "make_corpus.py"
+    spec = importlib.util.spec_from_file_location("make_corpus", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -70,7 +71,8 @@ def test_logits_predict_json_structure(lm):
 
 def test_incremental_logits_equal_uncached_forward(lm):
     lm.clear_cache()
-    text = b'Give me a user as JSON:\n{"name": "Ada Lovelace", "age": 36, "email": "ada@example.org"}'
+    text = (b'Give me a user as JSON:\n'
+            b'{"name": "Ada Lovelace", "age": 36, "email": "ada@example.org"}')
     ids = list(text)
     steps0 = lm.stats["steps"]
     cached = [lm.logits([ids[:n]])[0] for n in range(len(ids) + 1)]

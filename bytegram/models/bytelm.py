@@ -463,8 +463,10 @@ class ByteLM:
                 nbytes += sum(len(d) for d in group)
         return total, nbytes
 
-    def bits_per_byte(self, texts: Sequence[str | bytes], *, include_eos: bool = True) -> float:
-        bits, n = self.nll_bits(texts, include_eos=include_eos)
+    def bits_per_byte(self, texts: Sequence[str | bytes], *, include_eos: bool = True,
+                      batch_size: int = 64) -> float:
+        """``nll_bits`` as bits per byte."""
+        bits, n = self.nll_bits(texts, include_eos=include_eos, batch_size=batch_size)
         return bits / max(n, 1)
 
     def sample(self, prompt: str | bytes | Sequence[int] = "", *, max_new_tokens: int = 256,
