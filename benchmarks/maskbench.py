@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", default=None,
                     help="comma-separated file names (in the data dir) or paths; @FILE reads "
                          "names from FILE, one per line")
-    ap.add_argument("--engines", default=",".join(walk.ENGINES))
+    ap.add_argument("--engines", default=",".join(walk.ENGINES),
+                    help="comma-separated; also xgrammar-ws (xgrammar with any_whitespace=True)")
     ap.add_argument("--tokenizer", default="llama3")
     ap.add_argument("--timeout", type=float, default=60.0,
                     help="seconds per schema (compile + its instances); a timeout fails it")

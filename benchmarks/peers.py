@@ -85,6 +85,9 @@ JSON_COMPACT_CONFIG = {
                 'stop_token_ids=[eos]), max_threads=1, cache_enabled=False)'
                 '.compile_json_schema(schema, any_whitespace=False, separators=(",", ":"), '
                 'strict_mode=False)',
+    "xgrammar-ws": 'as xgrammar but compile_json_schema(schema, any_whitespace=True, '
+                   'strict_mode=False): any whitespace allowed (a superset of the compact '
+                   'text), to sidestep the separator bug of its free-form JSON values',
     "outlines-core": 'Index(json_schema.build_regex_from_schema(schema, ""), '
                      'Vocabulary(eos, {bytes: ids} of the non-special tokens)); '
                      'whitespace_pattern "" (its default is "[ ]?")',
@@ -93,9 +96,10 @@ COMPACT_LLG = {"whitespace_flexible": False, "item_separator": ",", "key_separat
 
 
 def bytegram_engine(vocab: "bytegram.Vocabulary", load_seconds: float, *,
-                    json_remotes: Any = None) -> Engine:
-    """``json_remotes``: passed to ``Grammar.from_json_schema(remotes=...)`` by
-    ``compile_json_compact`` (a mapping URI -> schema for remote ``$ref``)."""
+                    json_remotes: Any = None, json_property_order: str = "schema") -> Engine:
+    """``json_remotes``, ``json_property_order``: passed to ``Grammar.from_json_schema`` as
+    ``remotes=`` (a mapping URI -> schema for remote ``$ref``) and ``property_order=`` by
+    ``compile_json_compact``."""
 
     def factory(grammar: "bytegram.Grammar") -> Callable[[], PeerMatcher]:
         compiled = bytegram.compile(grammar, vocab)
@@ -112,6 +116,8 @@ def bytegram_engine(vocab: "bytegram.Vocabulary", load_seconds: float, *,
     if hasattr(bytegram.Grammar, "from_json_schema"):
         def json_compact(schema: str) -> Callable[[], PeerMatcher]:
             kwargs = {"remotes": json_remotes} if json_remotes is not None else {}
+            if json_property_order != "schema":
+                kwargs["property_order"] = json_property_order
             return factory(bytegram.Grammar.from_json_schema(schema, whitespace="compact",
                                                              **kwargs))
 
@@ -175,9 +181,15 @@ def llguidance_engine(path: Path) -> Engine | None:
 
 
 def xgrammar_engine(path: Path, vocab_size: int, *,
-                    stop_token_ids: list[int] | None = None) -> Engine | None:
+                    stop_token_ids: list[int] | None = None,
+                    json_any_whitespace: bool = False,
+                    json_any_order: bool = False) -> Engine | None:
     """``stop_token_ids``: passed to ``TokenizerInfo.from_huggingface`` (None: xgrammar
-    detects them; on Llama-3 it picks both 128001 and 128009)."""
+    detects them; on Llama-3 it picks both 128001 and 128009). ``json_any_whitespace``: make
+    ``compile_json_compact`` use ``any_whitespace=True`` (a superset of compact JSON; works
+    around xgrammar 0.2.8 keeping ", " as the item separator of free-form JSON values when
+    ``separators=(",", ":")``). ``json_any_order``: ``any_order=True`` (properties in any
+    order; xgrammar then checks neither required keys nor duplicates)."""
     try:
         import transformers
         import xgrammar as xgr
@@ -209,9 +221,13 @@ def xgrammar_engine(path: Path, vocab_size: int, *,
         return make
 
     def json_compact(schema: str) -> Callable[[], PeerMatcher]:
+        order = {"any_order": True} if json_any_order else {}
+        if json_any_whitespace:
+            return factory(compiler.compile_json_schema(schema, any_whitespace=True,
+                                                        strict_mode=False, **order))
         return factory(compiler.compile_json_schema(schema, any_whitespace=False,
                                                     separators=(",", ":"),
-                                                    strict_mode=False))
+                                                    strict_mode=False, **order))
 
     return Engine("xgrammar", version_of("xgrammar"), load,
                   compile_regex=lambda p: factory(compiler.compile_regex(p)),

@@ -50,6 +50,8 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 ENGINES = ("bytegram", "llguidance", "xgrammar", "outlines-core")
+# also accepted by --engines, not run by default: xgrammar with any_whitespace=True
+VARIANTS = ("xgrammar-ws",)
 SERIALIZATION = 'json.dumps(data, separators=(",", ":"), ensure_ascii=False)'
 
 
@@ -78,6 +80,9 @@ class Task:
 class Options:
     max_tokens: int | None = None  # per instance; longer instances are walked truncated
     remotes: dict[str, Any] | None = None  # bytegram's remotes= (testsuite)
+    # "schema" (declared order, every engine) or "any": bytegram property_order="any",
+    # xgrammar any_order=True (llguidance and outlines-core have no such option)
+    property_order: str = "schema"
 
 
 def tokenize_tasks(raw: Iterable[tuple[str, Any, list[tuple[bool, Any]]]],
@@ -119,21 +124,27 @@ def load_engine(name: str, tokenizer: str, options: Options | None = None):
         vocab = bytegram.Vocabulary.from_tokenizer_json(path)
         load = time.perf_counter() - t0
         if name == "bytegram":
-            engine = peers.bytegram_engine(vocab, load, json_remotes=options.remotes)
+            engine = peers.bytegram_engine(vocab, load, json_remotes=options.remotes,
+                                           json_property_order=options.property_order)
         else:
             engine = peers.outlines_engine(vocab)
             if engine is not None:
                 engine.load_seconds += load
     elif name == "llguidance":
         engine = peers.llguidance_engine(path)
-    elif name == "xgrammar":
+    elif name in ("xgrammar", "xgrammar-ws"):
         import bytegram
 
         vocab = bytegram.Vocabulary.from_tokenizer_json(path)
         engine = peers.xgrammar_engine(path, vocab.size,
-                                       stop_token_ids=[int(e) for e in vocab.eos_ids])
+                                       stop_token_ids=[int(e) for e in vocab.eos_ids],
+                                       json_any_whitespace=name == "xgrammar-ws",
+                                       json_any_order=options.property_order == "any")
+        if engine is not None:
+            engine.name = name
     else:
-        raise RuntimeError(f"unknown engine {name!r} (known: {', '.join(ENGINES)})")
+        raise RuntimeError(f"unknown engine {name!r} (known: "
+                           f"{', '.join(ENGINES + VARIANTS)})")
     if engine is None:
         raise RuntimeError(f"{name} is not installed (pip install -e .[bench])")
     if engine.compile_json_compact is None:
@@ -144,6 +155,7 @@ def load_engine(name: str, tokenizer: str, options: Options | None = None):
 def engine_version(name: str) -> str:
     import peers
 
+    name = {"xgrammar-ws": "xgrammar"}.get(name, name)
     if name == "bytegram":
         import bytegram
 
