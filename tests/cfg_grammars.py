@@ -72,7 +72,16 @@ str  ::= "\"" ( [^"\\] | "\\" ["\\n] )* "\""
 ws   ::= [ \t]{0,2}
 """
 
-LARK = {"sql": SQL, "arith": ARITH, "pylike": PYLIKE, "lexambig": LEXAMBIG, "ambig": AMBIG}
+# a terminal whose DFA comes back to its start state ("ab" read, lexeme not complete): such
+# a lexer state must not pass for a token boundary
+RESTART = r"""
+start: item+
+item: REP "d" | "q" REP? ";"
+REP: /(ab)*c/
+"""
+
+LARK = {"sql": SQL, "arith": ARITH, "pylike": PYLIKE, "lexambig": LEXAMBIG, "ambig": AMBIG,
+        "restart": RESTART}
 
 # sample texts (valid) used to seed vocabularies and walks
 SAMPLES = {
@@ -86,4 +95,5 @@ SAMPLES = {
     "lexambig": b"if ab; abc x: a b; ab;",
     "ambig": b"1+2*(3+4)*5+6",
     "gbnf": b'[1, -2.5, "a\\"b", [ ], [3,[4]]]',
+    "restart": b"ababcdq;qabc;cdabcd",
 }

@@ -105,38 +105,63 @@ class CFGIndex:
         return hit
 
     def _final_walk_states(self, lex: int) -> np.ndarray:
-        """Walk state each trie token ends in (-1 = dead), in trie token order."""
+        """Walk state each trie token ends in (-1 = dead), in trie token order.
+
+        Level by level over the trie, with walk states shifted by one (0 = dead). While most
+        of a level is alive (inside a string, say) every node of the next level is computed
+        from its parent with two gathers; once the live part is small, only the children of
+        live nodes are expanded."""
         trie = self.trie
         lexer = self.lexer
-        final = np.full(int(trie.level_offset[-1]) if trie.depth else 0, -1, dtype=np.int32)
-        if trie.depth == 0:
-            return final[trie.token_global] if len(trie.token_global) else final
+        n_nodes = int(trie.level_offset[-1]) if trie.depth else 0
+        final = np.zeros(n_nodes, dtype=np.int32)
+        if trie.depth == 0 or not len(trie.token_global):
+            return final[trie.token_global] - 1
         w0 = lexer.initial_walk(lex)
-        row = np.asarray(lexer.walk_row(w0), dtype=np.int32)
-        states = row[trie.level_bytes[0].astype(np.int64)]
-        keep = states >= 0
-        nodes = np.flatnonzero(keep)
-        states = states[keep]
-        for i in range(trie.depth):
-            if not len(nodes):
+        table = lexer.walk_table(np.array([w0 + 1], dtype=np.int32))
+        cur = table[w0 + 1][trie.level_bytes[0]]  # level 0, shifted states
+        final[: len(cur)] = cur
+        nodes = None  # None: ``cur`` is the whole level; else the live nodes' indices
+        for i in range(1, trie.depth):
+            if nodes is None:
+                if np.count_nonzero(cur) * 4 < len(cur):
+                    nodes = np.flatnonzero(cur)
+                    cur = cur[nodes]
+            elif len(nodes) * 2 > len(trie.level_bytes[i - 1]):
+                full = np.zeros(len(trie.level_bytes[i - 1]), dtype=np.int32)
+                full[nodes] = cur
+                nodes, cur = None, full
+            if not len(cur):
                 break
-            final[trie.level_offset[i] + nodes] = states
-            if i + 1 == trie.depth:
-                break
-            lo = trie.child_lo[i][nodes]
-            cnt = trie.child_hi[i][nodes] - lo
-            total = int(cnt.sum())
-            if not total:
-                break
-            base = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
-            child = base + np.arange(total)
-            parent_ws = np.repeat(states, cnt)
-            table = lexer.walk_table(np.unique(parent_ws))
-            nxt = table[parent_ws, trie.level_bytes[i + 1][child]]
-            keep = nxt >= 0
-            nodes = child[keep]
-            states = nxt[keep]
-        return final[trie.token_global]
+            off = int(trie.level_offset[i])
+            if nodes is None:
+                nxt = self._step(cur[trie.level_parent[i]], trie.level_bytes[i])
+                final[off: off + len(nxt)] = nxt
+                cur = nxt
+            else:
+                lo = trie.child_lo[i - 1][nodes]
+                cnt = trie.child_hi[i - 1][nodes] - lo
+                total = int(cnt.sum())
+                if not total:
+                    break
+                child = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
+                nxt = self._step(np.repeat(cur, cnt), trie.level_bytes[i][child])
+                keep = nxt > 0
+                nodes = child[keep]
+                cur = nxt[keep]
+                final[off + nodes] = cur
+        return final[trie.token_global] - 1
+
+    def _step(self, states: np.ndarray, data: np.ndarray) -> np.ndarray:
+        """Shifted successors of shifted walk states on bytes (rows built on demand: a row
+        not built yet reads -1, so one ``min`` tells whether any was missing)."""
+        idx = states * 256
+        idx += data
+        nxt = self.lexer.walk_table_flat().take(idx)
+        if len(nxt) and nxt.min() < 0:
+            self.lexer.walk_table(np.unique(states[nxt < 0]))
+            nxt = self.lexer.walk_table_flat().take(idx)
+        return nxt
 
     def _classify(self, lex: int) -> LexClasses:
         lexer = self.lexer
@@ -146,28 +171,34 @@ class CFGIndex:
         ids = trie.token_ids[live]
         ws = ws[live]
         static = np.zeros(self.vocab_size, dtype=bool)
-        uniq, inv = np.unique(ws, return_inverse=True)
-        inv = inv.reshape(-1)
-        is_static = np.zeros(len(uniq), dtype=bool)
-        for j, w in enumerate(uniq.tolist()):
-            for seq, lx in lexer.walk_items[w]:
-                if seq == ROOT_SEQ and lx != lexer.universal:
-                    is_static[j] = True
-                    break
-        tok_static = is_static[inv]
+        # walk ids are small dense ints: group with a presence table, not a sort
+        n_walk = len(lexer.walk_items)
+        present = np.zeros(n_walk, dtype=bool)
+        present[ws] = True
+        uniq = np.flatnonzero(present)
+        is_static = np.zeros(n_walk, dtype=bool)
+        for w in uniq.tolist():
+            is_static[w] = lexer.walk_static(w)
+        tok_static = is_static[ws]
         static[ids[tok_static]] = True
         dyn = ~tok_static
         d_ids = ids[dyn]
-        d_inv = inv[dyn]
-        order = np.argsort(d_inv, kind="stable")
-        d_ids = d_ids[order]
-        d_inv = d_inv[order]
-        cuts = np.flatnonzero(np.diff(d_inv)) + 1
-        starts = np.concatenate([[0], cuts]) if len(d_inv) else np.zeros(0, np.int64)
-        ends = np.concatenate([cuts, [len(d_inv)]]) if len(d_inv) else np.zeros(0, np.int64)
-        group_walk = tuple(int(uniq[d_inv[s]]) for s in starts.tolist())
-        group_ids = tuple(np.sort(d_ids[s:e]).astype(np.int32)
-                          for s, e in zip(starts.tolist(), ends.tolist()))
+        d_ws = ws[dyn]
+        group_walk: tuple[int, ...] = ()
+        group_ids: tuple[np.ndarray, ...] = ()
+        if len(d_ws):
+            groups = np.flatnonzero(present & ~is_static)
+            dense = np.full(n_walk, -1, dtype=np.int32)
+            dense[groups] = np.arange(len(groups), dtype=np.int32)
+            d_grp = dense[d_ws]
+            if len(groups) < 1 << 15:
+                d_grp = d_grp.astype(np.int16)  # numpy's stable sort is a radix sort here
+            order = np.argsort(d_grp, kind="stable")
+            d_ids = d_ids[order].astype(np.int32)
+            counts = np.bincount(d_grp.astype(np.int64), minlength=len(groups))
+            cuts = np.cumsum(counts)[:-1]
+            group_walk = tuple(groups.tolist())
+            group_ids = tuple(np.split(d_ids, cuts))
         static.setflags(write=False)
         return LexClasses(static, group_walk, group_ids)
 

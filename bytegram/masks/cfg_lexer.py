@@ -8,8 +8,10 @@ terminals in ``mask`` (plus the ignored ones); ``universal`` is ``fresh`` of eve
 
 Walk states. Walking a token's bytes from a lexer state ``L`` may complete terminals and
 start new lexemes. Which terminals the parser takes after a completion depends on its stack,
-so after the first completion the walk continues with the universal lexer and *records* the
-terminals it completed: a walk state is a set of ``(sequence id, lexer state)`` pairs, where
+so after a completion of terminal ``t`` the walk continues with the lexer of every terminal
+that may follow ``t`` in *some* parse (``follow``: read off the LR tables, a superset of what
+any stack can take; the universal lexer after an ignored lexeme) and *records* the terminals it
+completed: a walk state is a set of ``(sequence id, lexer state)`` pairs, where
 sequence ids intern tuples of completed terminals in a trie (an ignored terminal is recorded
 as the pseudo-terminal ``ign``, so that the empty sequence means "still in the lexeme the
 walk started in"). The parser later
@@ -26,9 +28,38 @@ import numpy as np
 from ..errors import LimitExceeded
 from ..grammar.lr import LRTables
 
-__all__ = ["LexerSpace", "ROOT_SEQ"]
+__all__ = ["LexerSpace", "ROOT_SEQ", "unique_columns"]
 
 ROOT_SEQ = 0  # the empty sequence of completed terminals
+
+_WEIGHTS = np.random.default_rng(0x6279746567).integers(1, 1 << 62, size=64, dtype=np.int64)
+
+
+def unique_columns(mat: np.ndarray) -> tuple[list[list[int]], list[int]]:
+    """The distinct columns of ``mat`` ([k, 256] ints) in first-seen order, and the index
+    of each column's class. Columns are hashed (one matrix product) and the grouping is
+    then verified exactly; a hash collision falls back to comparing tuples."""
+    k = mat.shape[0]
+    if k == 1:
+        keys = mat[0]
+    elif k <= len(_WEIGHTS):
+        keys = _WEIGHTS[:k] @ mat.astype(np.int64)  # wraps around: a hash, checked below
+    else:
+        keys = None
+    if keys is not None:
+        _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+        if k == 1 or np.array_equal(mat[:, first[inv]], mat):
+            order = np.argsort(first)  # classes in first-seen order
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            cols = mat[:, first[order]].T.tolist()
+            return cols, rank[inv].tolist()
+    seen: dict[tuple[int, ...], int] = {}
+    inv_list = []
+    for col in map(tuple, mat.T.tolist()):
+        inv_list.append(seen.setdefault(col, len(seen)))
+    return [list(c) for c in seen], inv_list
 
 
 class LexerSpace:
@@ -68,39 +99,55 @@ class LexerSpace:
         self.walk_items: list[tuple[tuple[int, int], ...]] = []
         self._walk_ids: dict[tuple, int] = {}
         self.walk_rows: list[list[int] | None] = []
-        self._walk_table = np.full((64, 256), -2, dtype=np.int32)
+        # walk transitions for array walks, shifted by one: row w + 1 holds walk state w's
+        # successors + 1, row 0 is the dead state (all 0), -1 marks a row not built yet
+        self._walk_table = np.full((65, 256), -1, dtype=np.int32)
+        self._walk_table[0] = 0
         self._init_walk: dict[int, int] = {}
         self._dead_end: dict[int, bool] = {}
-        self._implied: dict[int, frozenset[int]] = {}
+        self._implied: dict[int, frozenset[tuple[int, int]]] = {}
+        self._static: dict[int, bool] = {}
+        # terminals that may come right after each terminal in some parse: those with an
+        # action in a state that shifting it leads to (canonical LR(1): exact per state)
+        follow = [0] * self.n_terms
+        for s_actions in tables.actions:
+            for t, codes in s_actions.items():
+                if t < self.n_terms:
+                    for code in codes:
+                        if code >= 0:
+                            follow[t] |= tables.next_mask[code]
+        self.follow_mask = tuple(f & ((1 << self.n_terms) - 1) for f in follow)
+        self._after: dict[int, int] = {}
         all_terms = (1 << self.n_terms) - 1
         self.universal = self.fresh(all_terms)
 
     # -- lexer states --------------------------------------------------------------------
 
-    def _intern_lex(self, items: tuple[tuple[int, int], ...]) -> int:
-        lid = self.lex_ids.get(items)
+    def _intern_lex(self, items: tuple[tuple[int, int], ...], *, fresh: bool = False) -> int:
+        """The id of the lexer state with ``items``. ``fresh`` states (no byte of the lexeme
+        read yet: a token boundary) are kept apart from equal items reached by reading bytes
+        (a DFA may return to its start state), since only a boundary may end the input."""
+        key = (fresh, items)
+        lid = self.lex_ids.get(key)
         if lid is not None:
             return lid
         with self._lock:
-            lid = self.lex_ids.get(items)
+            lid = self.lex_ids.get(key)
             if lid is not None:
                 return lid
             lid = len(self.lex_items)
             alive = 0
             done = []
-            fresh = True
             for t, q in items:
                 alive |= 1 << t
                 if self._acc[t][q]:
                     done.append(t)
-                if q != self._start[t]:
-                    fresh = False
             self.lex_items.append(items)
             self.lex_alive.append(alive)
             self.lex_done.append(tuple(done))
             self.lex_fresh.append(fresh)
             self.lex_rows.append(None)
-            self.lex_ids[items] = lid
+            self.lex_ids[key] = lid
             return lid
 
     def fresh(self, term_mask: int) -> int:
@@ -111,7 +158,7 @@ class LexerSpace:
         hit = self._fresh.get(term_mask)
         if hit is None:
             items = tuple((t, self._start[t]) for t in range(self.n_terms) if term_mask >> t & 1)
-            hit = self._intern_lex(items)  # may be empty: at a boundary, only the end
+            hit = self._intern_lex(items, fresh=True)  # may be empty: only the end
             self._fresh[term_mask] = hit
         return hit
 
@@ -121,8 +168,8 @@ class LexerSpace:
         hit = self._restrict.get(key)
         if hit is None:
             keep = term_mask | self.ignore_mask
-            if lex == self.universal:
-                hit = self.fresh(term_mask)
+            if self.lex_fresh[lex]:  # a lexeme not begun: as if started for these terminals
+                hit = self.fresh(term_mask & self.lex_alive[lex])
             elif self.lex_alive[lex] & ~keep == 0:
                 hit = lex
             else:
@@ -141,13 +188,20 @@ class LexerSpace:
             row = [-1] * 256
             self.lex_rows[lex] = row
             return row
-        mat = np.stack([self._tt[t][q] for t, q in items])  # [k, 256]
-        cols, inv = np.unique(mat.T, axis=0, return_inverse=True)
-        ids = []
-        for col in cols.tolist():
-            nxt = tuple((items[j][0], q) for j, q in enumerate(col) if q >= 0)
-            ids.append(self._intern_lex(nxt) if nxt else -1)
-        row = [ids[k] for k in inv.reshape(-1).tolist()]
+        if len(items) == 1:  # one terminal: its DFA row, each next state interned once
+            t, q = items[0]
+            drow = self._tt[t][q].tolist()
+            succ = {q2: self._intern_lex(((t, q2),)) for q2 in set(drow) if q2 >= 0}
+            succ[-1] = -1
+            row = [succ[q2] for q2 in drow]
+        else:
+            mat = np.stack([self._tt[t][q] for t, q in items])  # [k, 256]
+            cols, inv = unique_columns(mat)
+            ids = []
+            for col in cols:
+                nxt = tuple((items[j][0], q) for j, q in enumerate(col) if q >= 0)
+                ids.append(self._intern_lex(nxt) if nxt else -1)
+            row = [ids[k] for k in inv]
         self.lex_rows[lex] = row
         return row
 
@@ -190,12 +244,26 @@ class LexerSpace:
             self._dead_end[lex] = flag
         return flag
 
+    def after(self, term: int) -> int:
+        """The lexer state that starts the next lexeme once ``term`` is complete: a fresh
+        lexeme of the terminals that may follow it (any terminal after an ignored one)."""
+        hit = self._after.get(term)
+        if hit is None:
+            hit = self.universal if self.ignore_mask >> term & 1 \
+                else self.fresh(self.follow_mask[term])
+            self._after[term] = hit
+        return hit
+
+    def _completion(self, seq: int, term: int) -> tuple[int, int]:
+        """The walk-state pair after the lexeme of ``term`` completes following ``seq``."""
+        return (self.seq_push(seq, self.ign if self.ignore_mask >> term & 1 else term),
+                self.after(term))
+
     def _close(self, pairs: set[tuple[int, int]], seq: int, lex: int) -> None:
         if not self.dead_end(lex):
             pairs.add((seq, lex))
         for t in self.lex_done[lex]:
-            pairs.add((self.seq_push(seq, self.ign if self.ignore_mask >> t & 1 else t),
-                       self.universal))
+            pairs.add(self._completion(seq, t))
 
     def _intern_walk(self, pairs: set[tuple[int, int]]) -> int:
         if len(pairs) > self.max_walk_width:
@@ -219,8 +287,8 @@ class LexerSpace:
             self.walk_items.append(items)
             self.walk_rows.append(None)
             self._walk_ids[items] = wid
-            if wid >= self._walk_table.shape[0]:
-                grown = np.full((self._walk_table.shape[0] * 2, 256), -2, dtype=np.int32)
+            if wid + 1 >= self._walk_table.shape[0]:
+                grown = np.full((self._walk_table.shape[0] * 2, 256), -1, dtype=np.int32)
                 grown[: self._walk_table.shape[0]] = self._walk_table
                 self._walk_table = grown
             return wid
@@ -242,44 +310,70 @@ class LexerSpace:
         if row is not None:
             return row
         items = self.walk_items[wid]
-        rows = [self.lex_row(lex) for _, lex in items]
-        mat = np.asarray(rows, dtype=np.int64)  # [k, 256]
-        cols, inv = np.unique(mat.T, axis=0, return_inverse=True)
-        ids = []
-        for col in cols.tolist():
-            pairs: set[tuple[int, int]] = set()
-            for (seq, _), nl in zip(items, col):
+        if len(items) == 1:  # one reading: its lexer row, each next lexer state closed once
+            seq = items[0][0]
+            lrow = self.lex_row(items[0][1])
+            succ = {-1: -1}
+            for nl in set(lrow):
                 if nl >= 0:
+                    pairs: set[tuple[int, int]] = set()
                     self._close(pairs, seq, nl)
-            ids.append(self._intern_walk(pairs) if pairs else -1)
-        row = [ids[k] for k in inv.reshape(-1).tolist()]
+                    succ[nl] = self._intern_walk(pairs)
+            row = [succ[nl] for nl in lrow]
+        else:
+            mat = np.asarray([self.lex_row(lex) for _, lex in items], dtype=np.int64)
+            cols, inv = unique_columns(mat)  # [k, 256] -> distinct columns
+            ids = []
+            for col in cols:
+                pairs = set()
+                for (seq, _), nl in zip(items, col):
+                    if nl >= 0:
+                        self._close(pairs, seq, nl)
+                ids.append(self._intern_walk(pairs) if pairs else -1)
+            row = [ids[k] for k in inv]
         with self._lock:
-            self._walk_table[wid] = row
+            self._walk_table[wid + 1] = np.asarray(row, dtype=np.int32) + 1
             self.walk_rows[wid] = row
         return row
 
-    def implied(self, wid: int) -> frozenset[int]:
-        """Sequences ``s`` such that ``(s, universal)`` in walk state ``wid`` is the completion
-        of another pair's lexeme: a reading kept for that pair regenerates it."""
+    def walk_static(self, wid: int) -> bool:
+        """Whether a token ending in walk state ``wid`` is allowed whatever the stack: some
+        reading is still inside the lexeme the walk started in (nothing completed), and
+        that lexer state was already restricted to what the stack can take."""
+        flag = self._static.get(wid)
+        if flag is None:
+            flag = any(seq == ROOT_SEQ and lx != self.universal
+                       for seq, lx in self.walk_items[wid])
+            self._static[wid] = flag
+        return flag
+
+    def implied(self, wid: int) -> frozenset[tuple[int, int]]:
+        """Pairs of walk state ``wid`` that are the completion of another pair's lexeme: a
+        reading kept for that pair regenerates them (on its next walk)."""
         hit = self._implied.get(wid)
         if hit is None:
             out = set()
             for seq, lex in self.walk_items[wid]:
-                if lex == self.universal:
-                    continue
                 for t in self.lex_done[lex]:
-                    out.add(self.seq_push(seq, self.ign if self.ignore_mask >> t & 1 else t))
+                    out.add(self._completion(seq, t))
             hit = frozenset(out)
             self._implied[wid] = hit
         return hit
 
-    def walk_table(self, wids: np.ndarray) -> np.ndarray:
-        """The walk table with rows ``wids`` built (a view that may be replaced on growth)."""
+    def walk_table(self, shifted: np.ndarray) -> np.ndarray:
+        """The shifted walk table (row ``w + 1`` = successors of walk state ``w``, plus one;
+        row 0 = dead) with the rows of the walk states ``shifted - 1`` built. The array may
+        be replaced when the table grows: use the returned one."""
         table = self._walk_table
-        need = np.unique(wids[table[wids, 0] == -2]) if len(wids) else wids
-        for w in need.tolist():
-            self.walk_row(w)
+        missing = shifted[table[shifted, 0] < 0] if len(shifted) else shifted
+        if len(missing):
+            for w in np.unique(missing).tolist():
+                self.walk_row(w - 1)
         return self._walk_table
+
+    def walk_table_flat(self) -> np.ndarray:
+        """The shifted walk table (see ``walk_table``) raveled, rows as they are now."""
+        return self._walk_table.reshape(-1)
 
     def walk_bytes(self, wid: int, data: bytes) -> int:
         """Walk ``data`` from walk state ``wid``; -1 once dead."""

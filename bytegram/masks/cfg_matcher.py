@@ -75,7 +75,7 @@ class CFGMatcher(Matcher):
             items = lexer.walk_items[w]
             implied = lexer.implied(w)
             for seq, lx in items:
-                if implied and lx == lexer.universal and seq in implied:
+                if implied and (seq, lx) in implied:
                     continue  # the reading of the complete lexeme regenerates it
                 for vs in ctx.sim(seq):
                     lx2 = lexer.restrict(lx, nm[ctx.top(vs)])
