@@ -17,7 +17,7 @@ from ..errors import InvalidArgument, LimitExceeded
 from .bitmask import bitmask_row_view
 from .cfg_index import can_end, walk_ok
 from .cfg_parser import bottom_stack
-from .matcher import Matcher
+from .matcher import HistoryMatcher
 
 if TYPE_CHECKING:
     from .compiled import CompiledGrammar
@@ -28,37 +28,29 @@ Readings = tuple  # tuple[(StackNode, lexer state id), ...]
 _CHUNK = 8  # bytes walked at once by accept_bytes
 
 
-class CFGMatcher(Matcher):
-    """Matcher for ``kind == "cfg"`` grammars (see the module docstring)."""
+class CFGMatcher(HistoryMatcher):
+    """Matcher for ``kind == "cfg"`` grammars (see the module docstring); the state is the
+    tuple of readings."""
 
-    __slots__ = ("compiled", "_readings", "_terminated", "_hist", "_steps")
+    __slots__ = ()
 
-    def __init__(self, compiled: "CompiledGrammar") -> None:
-        self.compiled = compiled
-        self.reset()
-
-    def reset(self) -> None:
+    def _initial(self) -> Readings:
         c = self.compiled
-        node = bottom_stack()
-        lex = c.cfg_lexer.fresh(c.lr_tables.next_mask[0])
-        self._readings: Readings = ((node, lex),)
-        self._terminated = False
-        self._hist: tuple | None = None
-        self._steps = 0
+        return ((bottom_stack(), c.cfg_lexer.fresh(c.lr_tables.next_mask[0])),)
 
     # -- core ----------------------------------------------------------------------------
 
-    def _advance(self, data: bytes) -> Readings:
-        """The readings after ``data`` (empty when it is not viable)."""
+    def _advance(self, data: bytes) -> Readings | None:
+        """The readings after ``data`` (None when it is not viable)."""
         if len(data) <= _CHUNK:
-            return self._advance_from(self._readings, data)
+            return self._advance_from(self._state, data) or None
         # long inputs (accept_bytes): chunk by chunk, so that the parser prunes the lexical
         # readings as it goes (one walk over the whole text would keep every split)
-        readings = self._readings
+        readings = self._state
         for i in range(0, len(data), _CHUNK):
             readings = self._advance_from(readings, data[i:i + _CHUNK])
             if not readings:
-                break
+                return None
         return readings
 
     def _advance_from(self, readings: Readings, data: bytes) -> Readings:
@@ -93,7 +85,7 @@ class CFGMatcher(Matcher):
     def _viable(self, data: bytes) -> bool:
         c = self.compiled
         lexer = c.cfg_lexer
-        for node, lex in self._readings:
+        for node, lex in self._state:
             w = lexer.walk_bytes(lexer.initial_walk(lex), data)
             if w >= 0 and walk_ok(c.cfg_index.context(node), lexer, w):
                 return True
@@ -101,32 +93,18 @@ class CFGMatcher(Matcher):
 
     # -- queries -------------------------------------------------------------------------
 
-    def is_allowed(self, token_id: int) -> bool:
-        c = self.compiled
-        if self._terminated or not 0 <= token_id < c.vocab_size:
-            return False
-        if token_id in c._eos_set:
-            return self.is_accepting()
-        data = c._text_bytes[token_id]
-        if data is None:
-            return False
-        return self._viable(data)
-
     def is_accepting(self) -> bool:
         c = self.compiled
-        for node, lex in self._readings:
+        for node, lex in self._state:
             if can_end(c.cfg_index.context(node), c.cfg_lexer, lex):
                 return True
         return False
-
-    def is_terminated(self) -> bool:
-        return self._terminated
 
     def _packed(self) -> tuple[np.ndarray | None, bool]:
         index = self.compiled.cfg_index
         packed = None
         ends = False
-        for node, lex in self._readings:
+        for node, lex in self._state:
             p, e = index.reading_mask(node, lex)
             ends = ends or e
             if packed is None:
@@ -166,66 +144,11 @@ class CFGMatcher(Matcher):
         if flush is not None:
             flush()
 
-    # -- transitions ---------------------------------------------------------------------
-
-    def _push(self, readings: Readings, terminated: bool) -> None:
-        self._hist = (self._readings, self._terminated, self._hist)
-        self._readings = readings
-        self._terminated = terminated
-        self._steps += 1
-
-    def accept(self, token_id: int) -> bool:
-        c = self.compiled
-        if self._terminated or not 0 <= token_id < c.vocab_size:
-            return False
-        if token_id in c._eos_set:
-            if not self.is_accepting():
-                return False
-            self._push(self._readings, True)
-            return True
-        data = c._text_bytes[token_id]
-        if data is None:
-            return False
-        new = self._advance(data)
-        if not new:
-            return False
-        self._push(new, False)
-        return True
-
-    def accept_bytes(self, data: bytes) -> bool:
-        if self._terminated:
-            return False
-        new = self._advance(bytes(data))
-        if not new:
-            return False
-        self._push(new, False)
-        return True
-
-    def rollback(self, n: int = 1) -> None:
-        if n < 0 or n > self._steps:
-            raise InvalidArgument(f"cannot roll back {n} steps: the matcher has {self._steps}")
-        for _ in range(n):
-            self._readings, self._terminated, self._hist = self._hist
-        self._steps -= n
-
-    @property
-    def num_steps(self) -> int:
-        return self._steps
-
-    def fork(self) -> "CFGMatcher":
-        other = object.__new__(CFGMatcher)
-        other.compiled = self.compiled
-        other._readings = self._readings
-        other._terminated = self._terminated
-        other._hist = self._hist
-        other._steps = self._steps
-        return other
-
     @property
     def n_readings(self) -> int:
         """Number of simultaneous readings (parser stacks and lexemes in progress)."""
-        return len(self._readings)
+        return len(self._state)
 
     def __repr__(self) -> str:
-        return (f"CFGMatcher(readings={len(self._readings)}, terminated={self._terminated}, "
+        return (f"CFGMatcher(readings={len(self._state)}, terminated={self._terminated}, "
                 f"steps={self._steps})")

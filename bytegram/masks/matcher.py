@@ -19,7 +19,7 @@ from .bitmask import bitmask_row_view
 if TYPE_CHECKING:
     from .compiled import CompiledGrammar
 
-__all__ = ["Matcher", "DFAMatcher"]
+__all__ = ["Matcher", "HistoryMatcher", "DFAMatcher"]
 
 
 class Matcher(ABC):
@@ -87,11 +87,11 @@ class Matcher(ABC):
         return n
 
 
-class DFAMatcher(Matcher):
-    """Matcher for grammars that compile to a single byte DFA (regexes).
-
-    State is one DFA state id. History is a persistent linked list, so ``fork`` is O(1).
-    """
+class HistoryMatcher(Matcher):
+    """The bookkeeping every matcher kind shares: a grammar state, the terminated flag and a
+    persistent history of past states (a cons list), so ``fork`` is O(1) and ``rollback`` is
+    O(n). Subclasses say what a state is: ``_initial``, ``_advance`` (bytes -> next state,
+    or None when the bytes are not viable), ``_viable`` and ``is_accepting``."""
 
     __slots__ = ("compiled", "_state", "_terminated", "_hist", "_steps")
 
@@ -99,24 +99,26 @@ class DFAMatcher(Matcher):
         self.compiled = compiled
         self.reset()
 
+    @abstractmethod
+    def _initial(self) -> Any:
+        """The grammar state at the start of a sequence."""
+
+    @abstractmethod
+    def _advance(self, data: bytes) -> Any:
+        """The state after ``data``, or None when ``data`` cannot come next."""
+
+    def _viable(self, data: bytes) -> bool:
+        """Whether ``data`` may come next (subclasses answer without building the state)."""
+        return self._advance(data) is not None
+
     def reset(self) -> None:
-        self._state = self.compiled.dfa.start
+        self._state = self._initial()
         self._terminated = False
         self._hist: tuple | None = None
         self._steps = 0
 
-    # -- queries -------------------------------------------------------------------------
-
-    def _walk(self, data: bytes) -> int:
-        state = self._state
-        if state < 0:
-            return -1
-        table = self.compiled._flat_table
-        for b in data:
-            state = table[(state << 8) | b]
-            if state < 0:
-                return -1
-        return state
+    def is_terminated(self) -> bool:
+        return self._terminated
 
     def is_allowed(self, token_id: int) -> bool:
         c = self.compiled
@@ -127,44 +129,9 @@ class DFAMatcher(Matcher):
         data = c._text_bytes[token_id]
         if data is None:
             return False
-        return self._walk(data) >= 0
+        return self._viable(data)
 
-    def is_accepting(self) -> bool:
-        s = self._state
-        return s >= 0 and bool(self.compiled._accepting_list[s])
-
-    def is_terminated(self) -> bool:
-        return self._terminated
-
-    def allowed_ids(self) -> np.ndarray:
-        c = self.compiled
-        if self._terminated or self._state < 0:
-            return np.zeros(0, dtype=np.int32)
-        ids = c.index.state_mask(self._state).to_ids(c.index.text_ids)
-        if self.is_accepting() and len(c.eos_ids):
-            ids = np.union1d(ids, c.eos_ids).astype(np.int32)
-        return ids
-
-    def fill_bitmask(self, out: Any, row: int = 0) -> None:
-        c = self.compiled
-        view, flush = bitmask_row_view(out, row)
-        if view.shape[0] < c.index.width:
-            raise InvalidArgument(f"bitmask has {view.shape[0]} words per row but the vocabulary "
-                             f"needs {c.index.width}; allocate it with "
-                             f"compiled.allocate_bitmask()")
-        if self._terminated or self._state < 0:
-            view[:] = 0
-        else:
-            c.index.state_mask(self._state).fill(view, c.index.text_packed)
-            if self.is_accepting():
-                for word, bit in c._eos_words:
-                    view[word] |= bit
-        if flush is not None:
-            flush()
-
-    # -- transitions ---------------------------------------------------------------------
-
-    def _push(self, new_state: int, terminated: bool) -> None:
+    def _push(self, new_state: Any, terminated: bool) -> None:
         self._hist = (self._state, self._terminated, self._hist)
         self._state = new_state
         self._terminated = terminated
@@ -182,8 +149,8 @@ class DFAMatcher(Matcher):
         data = c._text_bytes[token_id]
         if data is None:
             return False
-        new = self._walk(data)
-        if new < 0:
+        new = self._advance(data)
+        if new is None:
             return False
         self._push(new, False)
         return True
@@ -191,8 +158,8 @@ class DFAMatcher(Matcher):
     def accept_bytes(self, data: bytes) -> bool:
         if self._terminated:
             return False
-        new = self._walk(bytes(data))
-        if new < 0:
+        new = self._advance(bytes(data))
+        if new is None:
             return False
         self._push(new, False)
         return True
@@ -208,14 +175,72 @@ class DFAMatcher(Matcher):
     def num_steps(self) -> int:
         return self._steps
 
-    def fork(self) -> "DFAMatcher":
-        other = object.__new__(DFAMatcher)
+    def fork(self) -> "HistoryMatcher":
+        other = object.__new__(type(self))
         other.compiled = self.compiled
         other._state = self._state
         other._terminated = self._terminated
         other._hist = self._hist
         other._steps = self._steps
         return other
+
+
+class DFAMatcher(HistoryMatcher):
+    """Matcher for grammars that compile to a single byte DFA (regexes). The state is one
+    DFA state id."""
+
+    __slots__ = ()
+
+    def _initial(self) -> int:
+        return self.compiled.dfa.start
+
+    def _walk(self, data: bytes) -> int:
+        state = self._state
+        if state < 0:
+            return -1
+        table = self.compiled._flat_table
+        for b in data:
+            state = table[(state << 8) | b]
+            if state < 0:
+                return -1
+        return state
+
+    def _advance(self, data: bytes) -> int | None:
+        new = self._walk(data)
+        return None if new < 0 else new
+
+    def _viable(self, data: bytes) -> bool:
+        return self._walk(data) >= 0
+
+    def is_accepting(self) -> bool:
+        s = self._state
+        return s >= 0 and bool(self.compiled._accepting_list[s])
+
+    def allowed_ids(self) -> np.ndarray:
+        c = self.compiled
+        if self._terminated or self._state < 0:
+            return np.zeros(0, dtype=np.int32)
+        ids = c.index.state_mask(self._state).to_ids(c.index.text_ids)
+        if self.is_accepting() and len(c.eos_ids):
+            ids = np.union1d(ids, c.eos_ids).astype(np.int32)
+        return ids
+
+    def fill_bitmask(self, out: Any, row: int = 0) -> None:
+        c = self.compiled
+        view, flush = bitmask_row_view(out, row)
+        if view.shape[0] < c.index.width:
+            raise InvalidArgument(f"bitmask has {view.shape[0]} words per row but the vocabulary "
+                                  f"needs {c.index.width}; allocate it with "
+                                  f"compiled.allocate_bitmask()")
+        if self._terminated or self._state < 0:
+            view[:] = 0
+        else:
+            c.index.state_mask(self._state).fill(view, c.index.text_packed)
+            if self.is_accepting():
+                for word, bit in c._eos_words:
+                    view[word] |= bit
+        if flush is not None:
+            flush()
 
     def __repr__(self) -> str:
         return (f"DFAMatcher(state={self._state}, accepting={self.is_accepting()}, "
