@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-import bytegram
+# bytegram's disk cache (compiled grammars, regex DFAs) would let a rerun compile from cache
+# while the peers (their caches off) compile from scratch: benchmarks start from an empty
+# cache directory unless BYTEGRAM_CACHE_DIR says otherwise
+if "BYTEGRAM_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
+
+    os.environ["BYTEGRAM_CACHE_DIR"] = tempfile.mkdtemp(prefix="bytegram-bench-cache-")
+    atexit.register(shutil.rmtree, os.environ["BYTEGRAM_CACHE_DIR"], True)
+
+import bytegram  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("BYTEGRAM_DATA", REPO.parent / "shared" / "data"))

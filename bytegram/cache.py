@@ -21,15 +21,16 @@ import tempfile
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
-__all__ = ["CacheWarning", "cache_dir", "cache_key", "load", "save"]
+__all__ = ["CacheWarning", "cache_dir", "cache_key", "load", "load_as", "save"]
 
 FORMAT = 1
 _HEADER = "__bytegram_header__"
 _warned: set[str] = set()
+T = TypeVar("T")
 
 
 class CacheWarning(UserWarning):
@@ -87,7 +88,7 @@ def load(kind: str, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | 
     if path is None or not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         header = json.loads(arrays.pop(_HEADER).tobytes().decode("utf-8"))
         if header.get("format") != FORMAT or header.get("kind") != kind \
@@ -96,15 +97,37 @@ def load(kind: str, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | 
         return arrays, header.get("meta", {})
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError,
             UnicodeDecodeError, EOFError) as e:
-        if str(path) not in _warned:
-            _warned.add(str(path))
-            warnings.warn(f"bytegram cache entry {path} is unreadable ({type(e).__name__}: "
-                          f"{e}); rebuilding it", CacheWarning, stacklevel=2)
-        try:
-            path.unlink()
-        except OSError:
-            pass
+        _discard(path, e)
         return None
+
+
+def load_as(kind: str, key: str, decode: Callable[[dict[str, np.ndarray], dict[str, Any]], T]
+            ) -> T | None:
+    """``decode(arrays, meta)`` of the entry under ``(kind, key)``, or None. An entry that
+    ``decode`` rejects (any exception: a well-formed file with the wrong contents) is
+    reported, deleted and left to rebuild, like an unreadable file."""
+    stored = load(kind, key)
+    if stored is None:
+        return None
+    try:
+        return decode(*stored)
+    except Exception as e:  # noqa: BLE001 - whatever the contents, never crash the caller
+        path = _path(kind, key)
+        if path is not None:
+            _discard(path, e)
+        return None
+
+
+def _discard(path: Path, e: BaseException) -> None:
+    """Report an unusable entry once per path and delete it."""
+    if str(path) not in _warned:
+        _warned.add(str(path))
+        warnings.warn(f"bytegram cache entry {path} is unreadable ({type(e).__name__}: "
+                      f"{e}); rebuilding it", CacheWarning, stacklevel=3)
+    try:
+        path.unlink()
+    except OSError:
+        pass
 
 
 def save(kind: str, key: str, arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None

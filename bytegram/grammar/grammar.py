@@ -11,7 +11,9 @@ the grammar alone.
 from __future__ import annotations
 
 import hashlib
-
+import json
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from .dfa import ByteDFA
@@ -140,21 +142,33 @@ class Grammar:
         listed. ``LimitExceeded`` names the limit hit (``max_compile_seconds`` bounds the
         whole compile). Number texts never use exponents;
         see :mod:`bytegram.grammar.json_schema` for the exact policies.
+
+        Compiled schemas are cached in memory and on disk (``bytegram.cache``), keyed by the
+        schema's exact JSON text (key order included), the options above and ``remotes``
+        (a callable ``remotes`` is never cached); ``max_compile_seconds`` is not part of the
+        key, and errors are never cached.
         """
         import json as _json
 
         from .json_schema import load_schema, schema_to_ir
 
         loaded = load_schema(schema)
-        ir, relaxations = schema_to_ir(loaded, whitespace=whitespace, strict=strict,
-                                       lenient=lenient, property_order=property_order,
-                                       max_whitespace=max_whitespace,
-                                       max_object_states=max_object_states,
-                                       max_compile_seconds=max_compile_seconds,
-                                       remotes=remotes)  # type: ignore[arg-type]
-        options = _json.dumps([whitespace, strict, lenient, property_order, max_whitespace,
-                               max_object_states])
-        source = _json.dumps(loaded, sort_keys=True) + "\n" + options
+        options = [whitespace, strict, lenient, property_order, max_whitespace,
+                   max_object_states]
+        key = _schema_key(loaded, options, remotes)
+        hit = _cached_schema_ir(key) if key is not None else None
+        if hit is None:
+            ir, relaxations = schema_to_ir(loaded, whitespace=whitespace, strict=strict,
+                                           lenient=lenient, property_order=property_order,
+                                           max_whitespace=max_whitespace,
+                                           max_object_states=max_object_states,
+                                           max_compile_seconds=max_compile_seconds,
+                                           remotes=remotes)  # type: ignore[arg-type]
+            hit = (ir, tuple(relaxations))
+            if key is not None:
+                _store_schema_ir(key, hit)
+        ir, relaxations = hit
+        source = _json.dumps(loaded, sort_keys=True) + "\n" + _json.dumps(options)
         return cls("cfg", source, ir=ir, relaxations=relaxations)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -177,3 +191,104 @@ class Grammar:
         if self.relaxations:
             extra += f", relaxations={self.relaxations!r}"
         return f"Grammar(kind={self.kind!r}, source={src!r}{extra})"
+
+
+# -- schema -> IR cache (memory LRU, then disk) ----------------------------------------------
+
+_SCHEMA_KIND = "json-schema-ir"
+_SCHEMA_MEMO: "OrderedDict[str, tuple[GrammarIR, tuple[str, ...]]]" = OrderedDict()
+_SCHEMA_LOCK = threading.Lock()
+_SCHEMA_MEMO_MAX = 32
+
+
+def _canonical_json(value: object) -> str | None:
+    """Exact JSON text of a plain JSON value (dicts with str keys in their own order, lists,
+    str, int, float, bool, None), or None for anything else (then nothing is cached: the
+    text could not tell such values apart). Key order is kept: it is the property order."""
+    stack = [value]
+    budget = 5_000_000  # a self-containing dict would never end
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return None
+        v = stack.pop()
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if not isinstance(k, str):
+                    return None
+                stack.append(x)
+        elif type(v) is list:
+            stack.extend(v)
+        elif not (v is None or type(v) in (str, int, float, bool)):
+            return None
+    try:
+        return json.dumps(value, separators=(",", ":"))
+    except (ValueError, RecursionError):  # a cycle, or nesting too deep for json
+        return None
+
+
+def _schema_key(loaded: object, options: list, remotes: object) -> str | None:
+    """Cache key of a schema compile: the schema's exact JSON, every option that changes
+    the result and the remote schemas; None when the inputs cannot be keyed (a callable or
+    non-JSON ``remotes``, non-JSON values in the schema). ``max_compile_seconds`` is left
+    out: it only decides whether a compile finishes, and failures are never cached."""
+    from collections.abc import Mapping
+
+    from .. import cache
+
+    text = _canonical_json(loaded)
+    if text is None:
+        return None
+    if remotes is None:
+        remote_text = ""
+    elif isinstance(remotes, Mapping):
+        remote_text = _canonical_json(dict(remotes))
+        if remote_text is None:
+            return None
+    else:
+        return None
+    return cache.cache_key(_SCHEMA_KIND, text, repr(options), remote_text)
+
+
+def _cached_schema_ir(key: str) -> "tuple[GrammarIR, tuple[str, ...]] | None":
+    """The compiled schema under ``key``: from the memory LRU, else from disk."""
+    from .. import cache
+
+    with _SCHEMA_LOCK:
+        hit = _SCHEMA_MEMO.get(key)
+        if hit is not None:
+            _SCHEMA_MEMO.move_to_end(key)
+            return hit
+    hit = cache.load_as(_SCHEMA_KIND, key, _decode_schema_ir)
+    if hit is not None:
+        _remember(key, hit)
+    return hit
+
+
+def _store_schema_ir(key: str, value: "tuple[GrammarIR, tuple[str, ...]]") -> None:
+    """Remember a freshly compiled schema in memory and on disk."""
+    from .. import cache
+    from .serialize import ir_to_arrays
+
+    _remember(key, value)
+    if cache.cache_dir() is not None:
+        arrays, meta = ir_to_arrays(value[0])
+        meta["relaxations"] = list(value[1])
+        cache.save(_SCHEMA_KIND, key, arrays, meta)
+
+
+def _remember(key: str, value: "tuple[GrammarIR, tuple[str, ...]]") -> None:
+    with _SCHEMA_LOCK:
+        _SCHEMA_MEMO[key] = value
+        _SCHEMA_MEMO.move_to_end(key)
+        while len(_SCHEMA_MEMO) > _SCHEMA_MEMO_MAX:
+            _SCHEMA_MEMO.popitem(last=False)
+
+
+def _decode_schema_ir(arrays: dict, meta: dict) -> "tuple[GrammarIR, tuple[str, ...]]":
+    from .serialize import ir_from_arrays
+
+    relaxations = meta["relaxations"]
+    if not (isinstance(relaxations, list) and all(isinstance(r, str) for r in relaxations)):
+        raise ValueError("relaxations are not a list of strings")
+    return ir_from_arrays(arrays, meta), tuple(relaxations)

@@ -317,7 +317,8 @@ def make_ir(terminals: dict[str, Terminal], rules: Iterable[Rule], start: str,
     for r in rules:
         h.update(repr((r.lhs, r.rhs)).encode())
     for n, t in sorted(terms.items()):
-        h.update(n.encode() + b"\0" + t.dfa.transitions.tobytes() + t.dfa.accepting.tobytes())
+        h.update(n.encode() + b"\0" + t.dfa.transitions.tobytes() + t.dfa.accepting.tobytes()
+                 + b"\0" + str(t.dfa.start).encode())
     h.update(repr((start, ignore)).encode())
     return GrammarIR(terms, rules, start, ignore, h.hexdigest())
 
