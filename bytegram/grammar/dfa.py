@@ -8,11 +8,13 @@ prefix": this is what makes a token mask exact.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ByteDFA", "refine_partition", "minimize_table", "useful_states"]
+__all__ = ["ByteDFA", "refine_partition", "minimize_table", "useful_states", "mark_minimal",
+           "content_key"]
 
 DEAD = -1
 
@@ -270,6 +272,27 @@ def minimize_table(table: np.ndarray, accepting: np.ndarray,
     return out, out_acc[order]
 
 
+def content_key(dfa: "ByteDFA") -> bytes:
+    """A digest of the table, the accepting flags and the start (for caches keyed by a DFA's
+    content); computed once per object."""
+    key = dfa.__dict__.get("_key")
+    if key is None:
+        h = hashlib.sha1(dfa.transitions.tobytes())
+        h.update(dfa.accepting.tobytes())
+        h.update(str(dfa.start).encode())
+        key = h.digest()
+        object.__setattr__(dfa, "_key", key)
+    return key
+
+
+def mark_minimal(dfa: "ByteDFA", *, canonical: bool = False) -> "ByteDFA":
+    """Record that ``dfa`` is trimmed and minimal (``canonical``: also numbered as
+    ``minimize()`` numbers, start 0 and breadth-first), so that ``minimize()`` returns it
+    as is (or only renumbers it). Only for DFAs built that way by construction."""
+    object.__setattr__(dfa, "_minimal", 2 if canonical else 1)
+    return dfa
+
+
 @dataclass(frozen=True, eq=False)
 class ByteDFA:
     """An immutable DFA over bytes. See the module docstring for the representation."""
@@ -335,17 +358,51 @@ class ByteDFA:
     def minimize(self) -> "ByteDFA":
         """The minimal equivalent DFA (trimmed, start = 0, states in breadth-first order).
 
-        Two DFAs for the same language minimize to identical tables.
+        Two DFAs for the same language minimize to identical tables. A DFA built minimal
+        (``mark_minimal``) is only renumbered, or copied when already in this numbering.
         """
         if self.n_states == 0 or self.start < 0:
             return self.trim()
+        known = self.__dict__.get("_minimal", 0)
+        if known:  # minimal already: at most the breadth-first numbering is left to do
+            # (a new object even then: callers may tell DFAs apart by identity)
+            out = _renumbered(self, copy=True)
+            if out is not None:
+                return out
         cls, reps = _column_classes(self.transitions)
         table, acc = minimize_table(self.transitions[:, reps], self.accepting, self.start)
         if table.shape[0] == 0:
             return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), -1)
-        return ByteDFA(table[:, cls], acc, 0)
+        return mark_minimal(ByteDFA(table[:, cls], acc, 0), canonical=True)
 
     def byte_classes(self) -> np.ndarray:
         """int array [256]: bytes with identical columns share a class id."""
         _, cls = np.unique(self.transitions.T, axis=0, return_inverse=True)
         return cls.reshape(-1).astype(np.int32)
+
+
+def _renumbered(dfa: ByteDFA, *, copy: bool = False) -> ByteDFA | None:
+    """A DFA marked minimal, numbered as ``minimize()`` numbers (start 0, breadth-first);
+    None if it is not trimmed after all."""
+    t = dfa.transitions
+    n = t.shape[0]
+    if dfa.__dict__.get("_minimal") == 2:
+        order = None
+    else:
+        order = _bfs_order(t, dfa.start)
+        if order.size != n:
+            return None
+        if dfa.start == 0 and (order == np.arange(n)).all():
+            order = None
+    if order is None:
+        if not copy:
+            return mark_minimal(dfa, canonical=True)
+        out = mark_minimal(ByteDFA(t, dfa.accepting, 0), canonical=True)
+        if "_key" in dfa.__dict__:
+            object.__setattr__(out, "_key", dfa.__dict__["_key"])
+        return out
+    pos = np.empty(n, np.int64)
+    pos[order] = np.arange(n)
+    out = t[order]
+    out = np.where(out >= 0, pos[np.maximum(out, 0)], -1).astype(np.int32)
+    return mark_minimal(ByteDFA(out, dfa.accepting[order], 0), canonical=True)

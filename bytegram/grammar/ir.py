@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from ..errors import InvalidSyntax, LimitExceeded
-from .dfa import ByteDFA
+from .dfa import ByteDFA, mark_minimal
 from .regex import cached_regex_to_dfa
 
 __all__ = ["Terminal", "Rule", "GrammarIR", "IRBuilder", "literal_dfa"]
@@ -99,7 +99,7 @@ def literal_dfa(data: bytes) -> ByteDFA:
         table[i, b] = i + 1
     acc = np.zeros(n, dtype=bool)
     acc[-1] = True
-    return ByteDFA(table, acc, 0)
+    return mark_minimal(ByteDFA(table, acc, 0), canonical=True)  # a chain: minimal as is
 
 
 class IRBuilder:
@@ -259,6 +259,37 @@ class IRBuilder:
         return make_ir(self.terminals, self.rules, start, self.ignore)
 
 
+def productive_nonterminals(rules: Iterable[Rule], terminals) -> set[str]:
+    """The nonterminals that derive some string of terminals (the least fixpoint), in time
+    linear in the size of the grammar: each rule counts its symbols not yet known to be
+    productive, and a symbol that becomes productive updates the rules using it."""
+    missing: list[int] = []
+    uses: dict[str, list[int]] = {}
+    lhs: list[str] = []
+    ready: list[int] = []
+    for i, r in enumerate(rules):
+        lhs.append(r.lhs)
+        k = 0
+        for s in r.rhs:
+            if s not in terminals:
+                k += 1
+                uses.setdefault(s, []).append(i)
+        missing.append(k)
+        if not k:
+            ready.append(i)
+    productive: set[str] = set()
+    while ready:
+        sym = lhs[ready.pop()]
+        if sym in productive:
+            continue
+        productive.add(sym)
+        for i in uses.get(sym, ()):
+            missing[i] -= 1
+            if not missing[i]:
+                ready.append(i)
+    return productive
+
+
 def make_ir(terminals: dict[str, Terminal], rules: Iterable[Rule], start: str,
             ignore: Iterable[str] = ()) -> GrammarIR:
     """Validate a grammar and return it as a ``GrammarIR``; unproductive or unreachable
@@ -282,15 +313,7 @@ def make_ir(terminals: dict[str, Terminal], rules: Iterable[Rule], start: str,
         rules = (Rule(wrapped, (start,)),) + rules
         start = wrapped
         lhs_set.add(wrapped)
-    # productive nonterminals
-    productive: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for r in rules:
-            if r.lhs not in productive and all(s in terminals or s in productive for s in r.rhs):
-                productive.add(r.lhs)
-                changed = True
+    productive = productive_nonterminals(rules, terminals)
     dead = sorted(lhs_set - productive)
     if dead:
         raise InvalidSyntax(f"rules {', '.join(dead[:10])} can never finish (every "
@@ -316,9 +339,11 @@ def make_ir(terminals: dict[str, Terminal], rules: Iterable[Rule], start: str,
     h = hashlib.sha256()
     for r in rules:
         h.update(repr((r.lhs, r.rhs)).encode())
-    for n, t in sorted(terms.items()):
-        h.update(n.encode() + b"\0" + t.dfa.transitions.tobytes() + t.dfa.accepting.tobytes()
-                 + b"\0" + str(t.dfa.start).encode())
+    for n, t in sorted(terms.items()):  # (fed piecewise: the digest of the concatenation)
+        h.update(n.encode() + b"\0")
+        h.update(t.dfa.transitions)
+        h.update(t.dfa.accepting)
+        h.update(b"\0" + str(t.dfa.start).encode())
     h.update(repr((start, ignore)).encode())
     return GrammarIR(terms, rules, start, ignore, h.hexdigest())
 

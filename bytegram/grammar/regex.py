@@ -54,7 +54,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import InvalidSyntax, LimitExceeded, Unsupported
-from .dfa import ByteDFA, minimize_table
+from .dfa import ByteDFA, mark_minimal, minimize_table
 from .utf8 import MAX_CODE_POINT, utf8_sequences
 
 try:  # interegular's parse tree (0.3.x); we use its parser, not its FSM construction
@@ -796,9 +796,7 @@ def _determinize(nfa: _NFA, start: int, accept: int,
         if sid is None:
             sid = len(sets)
             if sid >= max_states:
-                raise LimitExceeded(
-                    f"regex DFA needs more than {max_states} states",
-                    limit="max_states", value=max_states, hint=_HINT_STATES)
+                raise dfa_limit_error(max_states)
             ids[state_set] = sid
             sets.append(state_set)
         return sid
@@ -893,7 +891,21 @@ def regex_to_dfa(pattern: str, *, max_states: int = 100_000) -> ByteDFA:
     small, acc = minimize_table(table, accepting, 0)
     if small.shape[0] == 0:
         return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), -1)
-    return ByteDFA(small[:, class_of_byte], acc, 0)
+    # classes are byte ranges in increasing order, so this is minimize()'s own numbering
+    return mark_minimal(ByteDFA(small[:, class_of_byte], acc, 0), canonical=True)
+
+
+def nfa_limit_error(max_states: int) -> LimitExceeded:
+    """The error ``regex_to_dfa`` raises when the NFA outgrows ``8 * max_states + 10_000``."""
+    return LimitExceeded(
+        f"regex expands to more than {8 * max_states + 10_000} NFA states before "
+        f"determinization", limit="max_states", value=max_states, hint=_HINT_STATES)
+
+
+def dfa_limit_error(max_states: int) -> LimitExceeded:
+    """The error ``regex_to_dfa`` raises when determinization needs too many states."""
+    return LimitExceeded(f"regex DFA needs more than {max_states} states",
+                         limit="max_states", value=max_states, hint=_HINT_STATES)
 
 
 _DFA_MEMO: "OrderedDict[tuple[str, int], ByteDFA]" = OrderedDict()

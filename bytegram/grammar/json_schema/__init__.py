@@ -15,7 +15,7 @@ import json
 from typing import Any, Callable, Mapping
 
 from ...errors import InvalidArgument, InvalidSyntax, Unsupported
-from ..ir import GrammarIR
+from ..ir import GrammarIR, productive_nonterminals
 from .compiler import SchemaAtom, SchemaCompiler
 from .emit import Emitter
 from .refs import DEFAULT_BASE, Registry, draft_of
@@ -88,15 +88,8 @@ def _prune(em: Emitter, start: str) -> None:
     whose schema recurses forever); the start symbol must survive."""
     b = em.b
     terms = b.terminals
-    productive: set[str] = set()
-    changed = True
     rules = b.rules
-    while changed:
-        changed = False
-        for r in rules:
-            if r.lhs not in productive and all(s in terms or s in productive for s in r.rhs):
-                productive.add(r.lhs)
-                changed = True
+    productive = productive_nonterminals(rules, terms)
     if start not in productive:
         raise Unsupported("the schema accepts no finite JSON document",
                           feature="unsatisfiable schema", where="/")

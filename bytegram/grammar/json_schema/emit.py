@@ -31,13 +31,13 @@ from typing import Callable, Hashable
 import numpy as np
 
 from ...errors import LimitExceeded
-from ..dfa import ByteDFA
-from ..dfa_ops import difference, intersect
+from ..dfa import ByteDFA, mark_minimal
+from ..dfa_ops import difference, intersect, mark_finite_utf8
 from ..ir import IRBuilder, Terminal, literal_dfa
 from ..regex import regex_to_dfa
 from .nodes import TRUE, ArrayPart, Node, ObjectPart, StrSpec
-from .strings import (any_string_dfa, dfa_key, json_string_dfa, length_dfa,
-                      literal_string_dfa)
+from .strings import (any_string_dfa, dfa_key, json_string_dfa, json_string_tail_dfa,
+                      length_dfa, literal_string_dfa)
 
 __all__ = ["Emitter", "BLOCK"]
 
@@ -51,15 +51,34 @@ _KEY_CACHE: dict[tuple, ByteDFA] = {}
 
 def concat_after_final(a: ByteDFA, b: ByteDFA) -> ByteDFA:
     """L(a) L(b) when a's accepting states have no outgoing transitions (JSON strings)."""
-    na = a.n_states
-    ta = a.transitions.copy()
-    tb = np.where(b.transitions >= 0, b.transitions + na, -1)
-    acc = np.concatenate([np.zeros(na, bool), b.accepting])
-    for f in np.flatnonzero(a.accepting):
-        assert (ta[f] < 0).all(), "concat_after_final: accepting state has transitions"
-        ta[f] = tb[b.start]
-        acc[f] = bool(b.accepting[b.start])
-    return ByteDFA(np.concatenate([ta, tb]).astype(np.int32), acc, a.start).trim()
+    na, nb = a.n_states, b.n_states
+    fin = np.flatnonzero(a.accepting)
+    assert (a.transitions[fin] < 0).all(), "concat_after_final: accepting state has transitions"
+    fast = bool(a.start == 0 and a.__dict__.get("_minimal") and b.__dict__.get("_minimal")
+                and fin.size)
+    # what trim() keeps when a and b are trimmed: every state but b's start when no
+    # transition of b enters it (trim keeps the order, a's start 0 first)
+    drop = fast and not bool((b.transitions == b.start).any())
+    new_b = np.arange(na, na + nb, dtype=np.int32)
+    if drop:
+        new_b[b.start] = -1
+        new_b[b.start + 1:] -= 1
+    new_b = np.append(new_b, np.int32(-1))  # index -1: dead stays dead
+    tb = new_b[b.transitions]
+    t = np.empty((na + nb - int(drop), 256), np.int32)
+    t[:na] = a.transitions
+    t[fin] = tb[b.start]
+    acc = np.zeros(t.shape[0], bool)
+    acc[fin] = bool(b.accepting[b.start])
+    if drop:
+        t[na:] = np.delete(tb, b.start, axis=0)
+        acc[na:] = np.delete(b.accepting, b.start)
+    else:
+        t[na:] = tb
+        acc[na:] = b.accepting
+    if fast:
+        return ByteDFA(t, acc, 0)
+    return ByteDFA(t, acc, a.start).trim()
 
 
 class Emitter:
@@ -181,8 +200,8 @@ class Emitter:
         def tail(a: int, z: int) -> str:
             # the tail carries the closing quote, so it completes only there: adjacent
             # content terminals would otherwise split a token's characters every way
-            return self.term(("tailq", a, z), lambda: _with_closing_quote(json_string_dfa(
-                length_dfa(a, z), quotes=False)), f'string tail of {a}..{z} characters + "')
+            return self.term(("tailq", a, z), lambda: json_string_tail_dfa(length_dfa(a, z)),
+                             f'string tail of {a}..{z} characters + "')
 
         mlo = lo // BLOCK
         alts: list[tuple[str, ...]] = []
@@ -532,24 +551,15 @@ class Emitter:
         return out
 
 
-def _with_closing_quote(body: ByteDFA) -> ByteDFA:
-    """``body`` followed by ``"`` (``body`` never reads a raw quote)."""
-    n = body.n_states
-    t = np.concatenate([body.transitions, np.full((1, 256), -1, np.int32)])
-    t[np.flatnonzero(body.accepting), 0x22] = n
-    acc = np.zeros(n + 1, bool)
-    acc[n] = True
-    return ByteDFA(t, acc, body.start).minimize()
-
-
 def _false_expr():
     from .compiler import FALSE_EXPR
     return FALSE_EXPR
 
 
 def _names_dfa(names: list[str]) -> ByteDFA:
-    """The DFA of a finite set of strings (a trie)."""
-    rows = [[-1] * 256]
+    """The minimal DFA of a finite set of strings: a trie, its equal subtries merged
+    bottom-up (exact for an acyclic DFA), numbered as ``minimize()`` numbers."""
+    kids: list[dict[int, int]] = [{}]
     acc = [False]
     for name in names:
         try:
@@ -558,15 +568,33 @@ def _names_dfa(names: list[str]) -> ByteDFA:
             continue
         s = 0
         for byte in data:
-            t = rows[s][byte]
-            if t < 0:
-                t = len(rows)
-                rows.append([-1] * 256)
+            t = kids[s].get(byte)
+            if t is None:
+                t = len(kids)
+                kids.append({})
                 acc.append(False)
-                rows[s][byte] = t
+                kids[s][byte] = t
             s = t
         acc[s] = True
-    return ByteDFA(np.array(rows, np.int32), np.array(acc, bool), 0).minimize()
+    if not any(acc):
+        return ByteDFA(np.full((1, 256), -1, np.int32), np.zeros(1, bool), 0).minimize()
+    cls = [0] * len(kids)
+    ids: dict[tuple, int] = {}
+    for v in range(len(kids) - 1, -1, -1):  # children come after their parents
+        key = (acc[v], tuple(sorted((b, cls[c]) for b, c in kids[v].items())))
+        cls[v] = ids.setdefault(key, len(ids))
+    k = len(ids)
+    table = np.full((k, 256), -1, np.int32)
+    acc_out = np.zeros(k, bool)
+    src, byt, dst = [], [], []
+    for (f, row), c in ids.items():
+        acc_out[c] = f
+        for b, d in row:
+            src.append(c)
+            byt.append(b)
+            dst.append(d)
+    table[src, byt] = dst
+    return mark_finite_utf8(mark_minimal(ByteDFA(table, acc_out, cls[0])).minimize())
 
 
 def _finite_words(d: ByteDFA, limit: int) -> list[bytes] | None:
