@@ -172,12 +172,15 @@ def _greedy_encoder(vocab: Vocabulary) -> Any:
 def _make_sampler(kind: str, *, temperature: float, top_p: float, seed: int | None) -> Any:
     from .samplers import AdaptiveRejectionSampler, MaskedSampler
 
+    # the decode loop never reads the weights (only SMC does): skip their estimate
     top_p_arg = None if top_p is None or top_p >= 1.0 else top_p
     if kind == "greedy":
-        return AdaptiveRejectionSampler(temperature=0.0, seed=seed)
+        return AdaptiveRejectionSampler(temperature=0.0, seed=seed, compute_weights=False)
     if kind == "masked":
-        return MaskedSampler(temperature=temperature, top_p=top_p_arg, seed=seed)
-    return AdaptiveRejectionSampler(temperature=temperature, top_p=top_p_arg, seed=seed)
+        return MaskedSampler(temperature=temperature, top_p=top_p_arg, seed=seed,
+                             compute_weights=False)
+    return AdaptiveRejectionSampler(temperature=temperature, top_p=top_p_arg, seed=seed,
+                                    compute_weights=False)
 
 
 def generate(model: Any = None, prompt: str | Sequence[str] = "", *, schema: Any = None,

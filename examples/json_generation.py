@@ -16,7 +16,7 @@ SCHEMA = {
     "properties": {
         "name": {"type": "string", "minLength": 2, "maxLength": 20},
         "age": {"type": "integer", "minimum": 0, "maximum": 120},
-        "email": {"type": "string", "format": "email"},
+        "email": {"type": "string", "format": "email", "maxLength": 40},
         "tags": {"type": "array", "items": {"enum": ["admin", "dev", "ops"]}, "maxItems": 3},
     },
     "required": ["name", "age", "tags"],

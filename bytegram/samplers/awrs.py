@@ -17,7 +17,21 @@ bounded by ``b_c``, its column's maximum capped at ``tau``. In the time domain
 its bound and is kept with probability ``exp(s_i - b_c)`` (thinning); points on candidates or
 on tokens already visited are dropped. The merged order is exactly the order of fresh keys over
 the whole vocabulary; the expected number of tail points before the first visit is about
-``env`` relative to the top token's weight, usually well below one.
+``env`` relative to the top token's weight, usually well below one. Tail points are i.i.d.
+(slot and thinning), so after the first two of a row they are drawn in vectorized blocks and
+handed out in order. When the row is flat near its top, the per-column envelope is hardly
+tighter than one rate ``exp(tau)`` for every token: points are then uniform tokens, with no
+running sums over the columns to build. ``sample_batch`` computes the column maxima of all
+rows in one call.
+
+First draw. Before any key is drawn, one attempt of a with-replacement sampler: a candidate in
+proportion to its weight, or (in proportion to ``env``) a tail point, kept with its thinning
+probability, else the attempt is repeated. That is an unconstrained draw from softmax(s); if it
+is allowed it is the sample (rejection sampling), otherwise the visit stream above starts
+afresh (known verdicts are reused). Exact: with ``p`` = softmax(s) and any exact sampler of
+the masked distribution after a rejection, an allowed ``y`` comes out with probability
+``p(y) + (1 - Z) p(y) / Z = p(y) / Z``. When the model puts most of its mass on allowed tokens
+this is one draw and one check: no keys, no sort.
 
 Weight. ``Z`` = allowed mass of softmax(s). We simulate the with-replacement rejection
 sampler that draws i.i.d. tokens from softmax(s) until its second acceptance, with fresh
@@ -30,9 +44,10 @@ proportion to ``env``; a tail attempt is kept with probability ``exp(s_i - b_c)`
 
 Fallback. After ``max_rejections`` forbidden tokens (or when the candidates and the tail
 budget run out) the full mask is computed and the token is drawn from it, with the exact
-``log Z``. The decision depends only on what happens before the first allowed token arrives,
-which is independent of which allowed token it is (Poisson marking), so the token stays an
-exact draw and the weight stays unbiased. If the weight simulation itself needs more than
+``log Z`` (the allowed ids are read off the mask: the same values in the same order as
+``MaskedSampler``, one categorical draw, no masked copy of the row). The decision depends only
+on what happens before the first allowed token arrives, which is independent of which allowed
+token it is (Poisson marking), so the token stays an exact draw and the weight stays unbiased. If the weight simulation itself needs more than
 ``max_rejections`` new checks (or ``max_draws`` draws), the mask is computed, ``Z`` is known
 exactly, and the remaining draws are simulated as geometric counts (success probability
 ``Z``), so ``N`` keeps its exact distribution. (Returning ``Z`` itself at that point would
@@ -56,6 +71,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
+from itertools import accumulate as _accumulate
 from typing import Any, Sequence
 
 import numpy as np
@@ -63,8 +79,8 @@ import torch
 
 from ..errors import InvalidArgument
 from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, normalize_prev_ids
-from .masked import MaskedSampler, categorical, exact_log_z
-from .transforms import _as_2d, _penalize_np, min_p_threshold, top_p_cutoff
+from .masked import MaskedSampler, _lse, categorical, exact_log_z
+from .transforms import _as_2d, _penalize_np, min_p_threshold, top_p_cutoff, truncate_values
 
 __all__ = ["AdaptiveRejectionSampler"]
 
@@ -72,18 +88,28 @@ _NEG_INF = float("-inf")
 _F32_NEG_INF = np.float32(-np.inf)
 _F32_INF = np.float32(np.inf)
 _LAYOUTS: dict[tuple[int, int], tuple[int, int, int]] = {}
+_ONES: dict[int, np.ndarray] = {}  # float64 ones, for sums by dot product
+_SMALL = 48  # candidate sets up to this size keep their weights in Python lists
+_exp = math.exp
+_BITS32 = np.arange(32, dtype=np.int32)
 
 
 class _Row:
     """One row prepared for lazy sampling: candidates, their masses, the tail envelope.
 
     Values are the float32 products ``fl(x * inv)`` the masked path computes too; ``s_rel``
-    is their float64 offset from ``M`` (the largest candidate value).
+    is their float64 offset from ``M`` (the largest candidate value). ``w``/``cum_list`` are
+    the candidates' weights ``exp(s_rel)`` and their running sum (``W`` its total). The
+    envelope is per column (``env_rate``, slot rates relative to ``shift``) or, when that is
+    not much tighter, one rate ``glob_rate`` for every token of the row (no per-slot
+    cumulative sum to build). Tail proposals are drawn in vectorized blocks and handed out
+    one by one (``next_tail``).
     """
 
-    __slots__ = ("row", "v", "inv", "tau_raw", "tau_abs", "pen", "s_ids", "s_f32", "s_rel",
-                 "M", "shift", "n_tail", "env", "env_w", "env_rate", "env_cum", "cols", "rows",
-                 "n_rem", "w", "cum", "order_val")
+    __slots__ = ("row", "v", "inv", "tau_raw", "tau_abs", "pen", "_ids", "_f", "_k", "_csel",
+                 "s_f32", "_s_rel", "M", "shift", "n_tail", "env", "env_rate", "env_cum",
+                 "glob_rate", "cols", "rows", "n_rem", "w", "cum_list", "W", "order_val",
+                 "tail_buf", "tail_pos", "tail_k")
 
     def __init__(self, row: np.ndarray, inv: np.float32) -> None:
         self.row = row
@@ -92,58 +118,142 @@ class _Row:
         self.n_tail = 0
         self.env = 0.0
         self.env_cum: np.ndarray | None = None
-        self.w: np.ndarray | None = None
-        self.cum: np.ndarray | None = None
+        self.glob_rate: float | None = None
+        self.cum_list: list[float] | None = None
+        self._s_rel: np.ndarray | None = None
         self.order_val: np.ndarray | None = None
+        self.tail_buf: list[int] = []
+        self.tail_pos = 0
+        self.tail_k = 1  # 1, 2: scalar points; then blocks of 16, 32, ...
 
-    def masses(self) -> np.ndarray:
-        """Cumulative candidate weights exp(s - M) (float64)."""
-        if self.cum is None:
-            self.w = np.exp(self.s_rel)
-            self.cum = np.cumsum(self.w)
-        return self.cum
+    @property
+    def s_ids(self) -> np.ndarray:
+        """Token ids of the candidates (built on first use from their flat positions in the
+        ``[rows, k]`` block of candidate columns)."""
+        ids = self._ids
+        if ids is None:
+            q, rem = np.divmod(self._f, self._k)
+            ids = q * self.cols
+            ids += self._csel[rem]
+            self._ids = ids
+        return ids
 
-    def _env_cum(self) -> np.ndarray:
-        cum = self.env_cum
+    @property
+    def s_rel(self) -> np.ndarray:
+        """Candidate values minus ``M``, float64 (built on first use)."""
+        r = self._s_rel
+        if r is None:
+            r = self._s_rel = np.subtract(self.s_f32, self.M, dtype=np.float64)
+        return r
+
+    def token(self, j: int) -> int:
+        """Token id of candidate ``j``."""
+        ids = self._ids
+        if ids is not None:
+            return int(ids[j])
+        q, rem = divmod(int(self._f[j]), self._k)
+        return q * self.cols + int(self._csel[rem])
+
+    def masses(self) -> list[float]:
+        """Cumulative candidate weights exp(s - M) (float64, a list for ``bisect``); sets
+        ``w`` (a list for a few candidates, else an array), ``cum_list`` and ``W``."""
+        cum = self.cum_list
         if cum is None:
-            cum = self.env_cum = np.cumsum(self.env_rate if self.env_w is None else self.env_w)
+            if len(self.s_f32) <= _SMALL:  # (the same float64 differences as s_rel)
+                mx = self.M
+                w = self.w = [_exp(x - mx) for x in self.s_f32.tolist()]
+                cum = self.cum_list = list(_accumulate(w))
+            else:
+                w = self.w = np.exp(self.s_rel)
+                cum = self.cum_list = np.cumsum(w).tolist()
+            self.W = cum[-1]
         return cum
 
-    def propose(self, rng: np.random.Generator) -> tuple[int, float]:
-        """One envelope point: (token id, keep probability), or (-1, 0) when it falls on a
-        slot that is not a tail token."""
-        cum = self._env_cum()
-        c = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")),
-                len(cum) - 1)  # (a product that rounded up to the total)
-        ncol = self.cols
-        if c >= ncol:  # the remainder past rows * cols
-            i = self.rows * ncol + int(rng.integers(self.n_rem))
+    def _env_cum(self) -> np.ndarray:
+        """Cumulative slot weights of the per-column envelope: ``rows`` tokens per column
+        slot, ``n_rem`` in the remainder slot (the last one when ``n_rem``). float64."""
+        cum = self.env_cum
+        if cum is None:
+            wts = self.env_rate.astype(np.float64)
+            if self.n_rem:
+                wts[:-1] *= self.rows
+                wts[-1] *= self.n_rem
+            # (torch's running sum is a few times faster than numpy's on this size)
+            cum = self.env_cum = torch.cumsum(torch.from_numpy(wts), 0).numpy()
+        return cum
+
+    def propose_one(self, rng: np.random.Generator) -> int:
+        """One envelope point, placed and thinned (scalar ``propose_many``): its tail token
+        id if kept, else -1."""
+        glob = self.glob_rate
+        if glob is not None:
+            i = int(rng.integers(self.v))
+            bound = glob
         else:
-            i = int(rng.integers(self.rows)) * ncol + c
+            cum = self._env_cum()
+            ncol = self.cols
+            c = min(int(cum.searchsorted(rng.random() * cum[-1], side="right")), len(cum) - 1)
+            if c >= ncol:  # the remainder past rows * cols
+                i = self.rows * ncol + int(rng.integers(self.n_rem))
+            else:
+                i = int(rng.integers(self.rows)) * ncol + c
+            bound = float(self.env_rate[c])
         x = self.row[i]
         if not x < self.tau_raw or (self.pen and i in self.pen):
-            return -1, 0.0
-        return i, math.exp(float(x * self.inv) - self.shift) / self.env_rate[c]
+            return -1
+        s = float(x * self.inv) if self.inv != 1 else float(x)
+        return i if rng.random() * bound < _exp(s - self.shift) else -1
 
     def propose_many(self, rng: np.random.Generator, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``k`` envelope points at once: token ids (-1 off the tail) and keep decisions."""
-        cum = self._env_cum()
-        ncol = self.cols
-        c = np.searchsorted(cum, rng.random(k) * cum[-1], side="right")
-        np.minimum(c, len(cum) - 1, out=c)  # (a product that rounded up to the total)
-        rem = c >= ncol
-        r = rng.integers(self.rows, size=k)
-        ids = r * ncol + c
-        if rem.any():
-            c[rem] = ncol
-            ids[rem] = self.rows * ncol + rng.integers(self.n_rem, size=int(rem.sum()))
+        glob = self.glob_rate
+        if glob is not None:  # one rate for every token: a uniform token
+            ids = rng.integers(self.v, size=k)
+            bound = glob
+        else:
+            cum = self._env_cum()
+            ncol = self.cols
+            c = cum.searchsorted(rng.random(k) * cum[-1], side="right")
+            np.minimum(c, len(cum) - 1, out=c)  # (a product that rounded up to the total)
+            ids = rng.integers(self.rows, size=k)
+            ids *= ncol
+            ids += c
+            if self.n_rem:
+                rem = c >= ncol
+                if rem.any():
+                    ids[rem] = self.rows * ncol + rng.integers(self.n_rem, size=int(rem.sum()))
+            bound = self.env_rate[c]
         x = self.row[ids]
         ok = x < self.tau_raw
         if self.pen:
             ok &= ~np.isin(ids, np.fromiter(self.pen, dtype=np.int64, count=len(self.pen)))
-        s = (x * self.inv).astype(np.float64) - self.shift
-        keep = ok & (rng.random(k) * self.env_rate[c] < np.exp(s))
+        s = (x * self.inv if self.inv != 1 else x).astype(np.float64)
+        s -= self.shift
+        np.exp(s, out=s)
+        keep = rng.random(k) * bound < s
+        keep &= ok
         return np.where(ok, ids, -1), keep
+
+    def next_tail(self, rng: np.random.Generator) -> int:
+        """One envelope point, placed and thinned: its tail token id if kept, else -1 (thinned,
+        or on a slot that is not a tail token). Points are i.i.d.: the first two are drawn one
+        by one (unless the tail outweighs the candidates), then in blocks (16 or 32, then
+        doubling) handed out in order. Needs ``masses()`` (``W``)."""
+        pos = self.tail_pos
+        buf = self.tail_buf
+        if pos >= len(buf):
+            k = self.tail_k
+            if k <= 2:  # the first points of a row one at a time: often one or two suffice
+                if self.env <= self.W:
+                    self.tail_k = k + 1 if k < 2 else 16
+                    return self.propose_one(rng)
+                k = 32  # (unless the tail outweighs the candidates: many points to come)
+            self.tail_k = min(2 * k, 4096)
+            ids, keep = self.propose_many(rng, k)
+            buf = self.tail_buf = np.where(keep, ids, -1).tolist()
+            pos = 0
+        self.tail_pos = pos + 1
+        return buf[pos]
 
 
 class _Stream:
@@ -152,7 +262,7 @@ class _Stream:
 
     __slots__ = ("ctx", "rng", "keys", "order", "pos", "blk", "t", "next_key", "buf_keys",
                  "buf_ids", "buf_keep", "buf_pos", "materialized", "proposals",
-                 "max_proposals")
+                 "max_proposals", "scalar")
 
     _BLOCKS = (1, 8, 64, 512)
 
@@ -172,6 +282,10 @@ class _Stream:
         self.materialized: set[int] = set()
         self.proposals = 0
         self.max_proposals = max_proposals
+        # tail points placed one at a time before vectorized blocks: none when the tail
+        # outweighs the candidates (a flat row: many points come before any candidate)
+        ctx.masses()
+        self.scalar = 0 if ctx.env > 8.0 * ctx.W else 16
 
     def _extend(self) -> None:
         keys = self.keys
@@ -189,7 +303,7 @@ class _Stream:
     def _tail(self, s_key: float) -> tuple[int, int] | None | bool:
         """The next tail token whose key exceeds ``s_key``; False when the candidate comes
         first; None when the tail budget is spent. Tail points come one at a time (placed
-        only when reached), then, after 16, in vectorized blocks."""
+        only when reached), then, after 16 (at once on a flat row), in vectorized blocks."""
         ctx = self.ctx
         rng = self.rng
         while True:
@@ -208,7 +322,7 @@ class _Stream:
             if self.next_key is None:
                 if self.proposals >= self.max_proposals:
                     return None
-                if self.proposals >= 16:  # many points: a vectorized block
+                if self.proposals >= self.scalar:  # many points: a vectorized block
                     k = min(16 << min(self.proposals // 16, 10), 1 << 14)
                     times = self.t + np.cumsum(rng.standard_exponential(k)) / ctx.env
                     self.t = float(times[-1])
@@ -224,8 +338,8 @@ class _Stream:
                 return False
             self.next_key = None
             self.proposals += 1
-            i, keep_p = ctx.propose(rng)  # placed only when it is reached
-            if i >= 0 and i not in self.materialized and rng.random() < keep_p:
+            i = ctx.next_tail(rng)  # placed (and thinned) only when it is reached
+            if i >= 0 and i not in self.materialized:
                 self.materialized.add(i)
                 return 1, i
 
@@ -321,8 +435,9 @@ class AdaptiveRejectionSampler:
     ``repetition_penalty``, ``max_rejections`` (forbidden tokens visited before the full-mask
     fallback, and the budget of new checks of the weight simulation), ``max_draws`` (draws of
     the weight simulation before it finishes from the mask), ``seed`` or ``generator``,
-    ``compute_weights`` (False skips the weight simulation; ``log_weight`` is then NaN except
-    on the masked path, which gives the exact value for free).
+    ``compute_weights`` (False skips the weight simulation and the masked path's two
+    logsumexps over the row; ``log_weight`` is then NaN, except for greedy, whose weight is a
+    count of ties).
 
     Exactness per setting: plain sampling and greedy are exact by rejection; top-k and min-p
     by an ordered scan of the candidates; top-p by a certified scan (plus one pass over the
@@ -340,6 +455,11 @@ class AdaptiveRejectionSampler:
     _SCAN_BUDGET = 256  # most checks a truncation or greedy scan makes before falling back
     _TOP_P_BUDGET = 64  # most checks of a top-p scan without top-k
     _MAX_PROPOSALS = 4096  # tail points the visit stream may process before falling back
+    _FIRST_DRAW = True  # start with one with-replacement draw (False: the Gumbel stream only)
+    _FIRST_ATTEMPTS = 16  # thinned tail attempts of that draw before it gives way
+    _BATCH_PASS = True  # sample_batch: one max pass over all rows (False: row by row)
+    _GLOBAL_GAIN = 3.0  # one envelope rate for the row unless per column is this much tighter
+    _FAST_FALLBACK = True  # fallback from the mask's allowed ids (False: MaskedSampler's path)
 
     def __init__(self, *, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, min_p: float | None = None,
@@ -360,6 +480,9 @@ class AdaptiveRejectionSampler:
         self.rng = make_rng(seed, generator)
         self.compute_weights = bool(compute_weights)
         self._masked = MaskedSampler(params=params, generator=self.rng)
+        self._hint = 0  # index into _DELTAS of the last row's window (a search start only)
+        self._inv = params.inv_temperature
+        self._finv = float(self._inv)
 
     def __repr__(self) -> str:
         return (f"AdaptiveRejectionSampler({self.params}, max_rejections="
@@ -370,13 +493,15 @@ class AdaptiveRejectionSampler:
     def sample(self, logits: Any, matcher: Any, *, prev_ids: Any = None) -> Sample:
         """One token for one sequence (``logits`` ``[V]`` or ``[1, V]``); ``prev_ids`` are
         its previous tokens (for the repetition penalty). The matcher is not advanced."""
-        if type(logits) is torch.Tensor and logits.ndim == 1 \
-                and logits.dtype == torch.float32 and logits.is_cpu:
-            # fast path: a view, no copy
-            row = logits.detach().numpy() if logits.requires_grad else logits.numpy()
-        elif type(logits) is np.ndarray and logits.ndim == 1 and logits.dtype == np.float32:
+        row = None
+        if type(logits) is torch.Tensor:
+            try:  # fast path: a view, no copy (raises off the CPU or with a gradient)
+                row = logits.numpy()
+            except (TypeError, RuntimeError):
+                row = None
+        elif type(logits) is np.ndarray:
             row = logits
-        else:
+        if row is None or row.ndim != 1 or row.dtype != np.float32:
             x, _ = _as_2d(logits)
             if x.shape[0] != 1:
                 raise InvalidArgument(f"sample() takes one row of logits, got {x.shape[0]}; "
@@ -387,68 +512,139 @@ class AdaptiveRejectionSampler:
     def sample_batch(self, logits: Any, matchers: Sequence[Any], *,
                      prev_ids: Sequence[Any] | None = None) -> list[Sample]:
         """One token per row of ``logits`` ``[batch, V]``, row ``i`` constrained by
-        ``matchers[i]`` (rows are independent)."""
+        ``matchers[i]`` (rows are independent). The pass over the logits (column maxima) is
+        one vectorized call for the whole batch; the rest is per row, on a few candidates."""
         x, _ = _as_2d(logits)
-        check_matchers(matchers, x.shape[0])
-        if prev_ids is not None and len(prev_ids) != x.shape[0]:
-            raise InvalidArgument(f"prev_ids has {len(prev_ids)} rows, logits {x.shape[0]}")
-        host = x if isinstance(x, np.ndarray) or x.device.type == "cpu" else x.cpu()
-        return [self._sample_row(_row_numpy(host, i), m,
-                                 None if prev_ids is None else prev_ids[i])
+        batch = x.shape[0]
+        check_matchers(matchers, batch)
+        if prev_ids is not None and len(prev_ids) != batch:
+            raise InvalidArgument(f"prev_ids has {len(prev_ids)} rows, logits {batch}")
+        host = _host_numpy(x)
+        colmax = None
+        v = host.shape[1]
+        if batch > 1 and v > self._DIRECT_MAX_V and self._BATCH_PASS:
+            c, r, n_rem = self._layout(v)
+            colmax = host[:, : r * c].reshape(batch, r, c).max(axis=1)
+            if n_rem:
+                colmax = np.concatenate([colmax, host[:, r * c:].max(axis=1, keepdims=True)],
+                                        axis=1)
+        sample_row = self._sample_row
+        return [sample_row(host[i], m, None if prev_ids is None else prev_ids[i],
+                           None if colmax is None else colmax[i])
                 for i, m in enumerate(matchers)]
 
     # -- one row ---------------------------------------------------------------------------
 
-    def _sample_row(self, row: np.ndarray, matcher: Any, prev_ids: Any) -> Sample:
+    def _sample_row(self, row: np.ndarray, matcher: Any, prev_ids: Any,
+                    colmax: np.ndarray | None = None) -> Sample:
         if matcher.is_terminated():
             return Sample(NO_TOKEN, _NEG_INF, 0, False)
         p = self.params
         pen = normalize_prev_ids(prev_ids) if p.repetition_penalty is not None else None
-        ctx = self._prepare(row, pen)
+        ctx = self._prepare(row, pen, colmax)
         if ctx is None:
             return Sample(NO_TOKEN, _NEG_INF, 0, False)
-        s_verdict = np.full(len(ctx.s_ids), -1, dtype=np.int8)
+        s_verdict = [-1] * len(ctx.s_f32)  # per candidate: -1 unchecked, else allowed
         t_verdict: dict[int, bool] = {}
         if p.greedy:
             return self._greedy(ctx, row, matcher, pen, s_verdict)
+        is_allowed = matcher.is_allowed
         if p.truncates:
             res = self._truncated(ctx, row, matcher, pen, s_verdict)
             if isinstance(res, Sample):
                 return res
             tok, checks = res
+            forbidden_pos = [i for i, ok in enumerate(s_verdict) if ok == 0]
         else:
-            stream = _Stream(ctx, self.rng, self._MAX_PROPOSALS)
             checks = 0
-            rejections = 0
-            forbidden_pos: list[int] = []
-            is_allowed = matcher.is_allowed
-            s_ids = ctx.s_ids
-            while True:
-                nxt = stream.next()
-                if nxt is None or rejections >= self.max_rejections:
-                    return self._fallback(row, matcher, pen, checks)
-                kind, i = nxt
-                if kind == 0:
-                    tok = int(s_ids[i])
+            forbidden_pos = []
+            tok = NO_TOKEN
+            if self._FIRST_DRAW:
+                # one with-replacement attempt first: an unconstrained draw from softmax(s),
+                # kept if allowed (rejection sampling); otherwise the Gumbel stream below
+                # starts afresh, which is exact whatever happened before (module docstring)
+                j, tok = self._first_draw(ctx)
+                if tok >= 0:
                     ok = is_allowed(tok)
-                    s_verdict[i] = ok
+                    checks = 1
+                    if j >= 0:
+                        s_verdict[j] = ok
+                        if not ok:
+                            forbidden_pos.append(j)
+                    else:
+                        t_verdict[tok] = ok
                     if not ok:
-                        forbidden_pos.append(i)
-                else:
-                    tok = i
-                    ok = is_allowed(tok)
-                    t_verdict[tok] = ok
-                checks += 1
-                if ok:
-                    break
-                rejections += 1
+                        tok = NO_TOKEN
+            if tok < 0:
+                res = self._visit(ctx, row, matcher, pen, s_verdict, t_verdict, forbidden_pos,
+                                  checks)
+                if isinstance(res, Sample):
+                    return res
+                tok, checks = res
         if not self.compute_weights:
             return Sample(tok, math.nan, checks, False)
-        if p.truncates:
-            forbidden_pos = np.flatnonzero(s_verdict == 0).tolist()
         log_w, est_checks, fb = self._estimate(ctx, row, matcher, pen, s_verdict, t_verdict,
                                                forbidden_pos)
         return Sample(tok, log_w, checks + est_checks, fb)
+
+    def _first_draw(self, ctx: _Row) -> tuple[int, int]:
+        """One draw of the with-replacement sampler: (candidate position or -1, token id);
+        (-1, -1) if ``_FIRST_ATTEMPTS`` attempts in a row were thinned tail points."""
+        ctx.masses()
+        cum = ctx.cum_list
+        big_w = ctx.W
+        total = big_w + ctx.env
+        random = self.rng.random
+        for _ in range(self._FIRST_ATTEMPTS):
+            u = random() * total
+            if u < big_w:
+                j = bisect_right(cum, u)  # < len(cum): u < W = cum[-1]
+                return j, ctx.token(j)
+            i = ctx.next_tail(self.rng)
+            if i >= 0:
+                return -1, i
+        return -1, -1
+
+    def _visit(self, ctx: _Row, row: np.ndarray, matcher: Any, pen: Any, s_verdict: Any,
+               t_verdict: dict[int, bool], forbidden_pos: list[int],
+               checks: int) -> Sample | tuple[int, int]:
+        """Visit tokens in Gumbel order until one is allowed: (token, checks), or the masked
+        fallback's Sample. Known verdicts are reused; ``max_rejections`` counts distinct
+        forbidden tokens (including those already known)."""
+        rejections = len(forbidden_pos) + sum(1 for ok in t_verdict.values() if not ok)
+        if rejections >= self.max_rejections:
+            return self._fallback(row, matcher, pen, checks)
+        stream = _Stream(ctx, self.rng, self._MAX_PROPOSALS)
+        is_allowed = matcher.is_allowed
+        s_ids = ctx.s_ids
+        while True:
+            nxt = stream.next()
+            if nxt is None:
+                return self._fallback(row, matcher, pen, checks)
+            kind, i = nxt
+            if kind == 0:
+                tok = int(s_ids[i])
+                ok = s_verdict[i]
+                if ok < 0:
+                    ok = is_allowed(tok)
+                    s_verdict[i] = ok
+                    checks += 1
+                    if not ok:
+                        forbidden_pos.append(i)
+                        rejections += 1
+            else:
+                tok = i
+                ok = t_verdict.get(tok)
+                if ok is None:
+                    ok = is_allowed(tok)
+                    t_verdict[tok] = ok
+                    checks += 1
+                    if not ok:
+                        rejections += 1
+            if ok:
+                return tok, checks
+            if rejections >= self.max_rejections:
+                return self._fallback(row, matcher, pen, checks)
 
     def _layout(self, v: int) -> tuple[int, int, int]:
         """(columns, rows, remainder) of the max pass for width ``v``: a divisor of ``v``
@@ -468,108 +664,162 @@ class AdaptiveRejectionSampler:
             lay = _LAYOUTS[key] = (c, v // c, v - (v // c) * c)
         return lay
 
-    def _prepare(self, row: np.ndarray, pen: np.ndarray | None) -> _Row | None:
-        """Candidates and tail envelope of one row; None when every value is -inf."""
+    def _window(self, colmax: np.ndarray, m: float, finv: float) -> tuple[np.float32, np.ndarray]:
+        """(tau, columns with maximum >= tau) for the largest window in ``_DELTAS`` that gives
+        at most ``_MAX_COLS`` columns (the last window if none does). The column count only
+        grows as the window widens, so the search starts at the previous row's window."""
+        deltas = self._DELTAS
+        last = len(deltas) - 1
+        k = self._hint if self._hint <= last else last
+        max_cols = self._MAX_COLS
+        tau = np.float32(m - deltas[k] / finv)
+        cols = (colmax >= tau).nonzero()[0]
+        if len(cols) <= max_cols:
+            while k > 0:  # try wider windows
+                tau2 = np.float32(m - deltas[k - 1] / finv)
+                cols2 = (colmax >= tau2).nonzero()[0]
+                if len(cols2) > max_cols:
+                    break
+                k -= 1
+                tau, cols = tau2, cols2
+        else:
+            while k < last:  # narrower
+                k += 1
+                tau = np.float32(m - deltas[k] / finv)
+                cols = (colmax >= tau).nonzero()[0]
+                if len(cols) <= max_cols:
+                    break
+        self._hint = k
+        return tau, cols
+
+    def _prepare(self, row: np.ndarray, pen: np.ndarray | None,
+                 colmax: np.ndarray | None = None) -> _Row | None:
+        """Candidates and tail envelope of one row; None when every value is -inf.
+        ``colmax``: the row's column maxima when the caller computed them (batch pass)."""
         v = row.shape[0]
-        inv = self.params.inv_temperature
+        inv = self._inv
         ctx = _Row(row, inv)
         if pen is not None:
             pen = pen[(pen >= 0) & (pen < v)]
             if len(pen) == 0:
                 pen = None
         tail = v > self._DIRECT_MAX_V
+        m = _F32_NEG_INF
+        ids: np.ndarray | None
         if not tail:
             ids = np.flatnonzero(row > -np.inf)
+            raw = row[ids]
             tau_raw = _F32_NEG_INF
         else:
             c, r, n_rem = self._layout(v)
-            main = row[: r * c].reshape(r, c)
-            colmax = main.max(axis=0)
-            if n_rem:
-                colmax = np.append(colmax, row[r * c:].max())
-            m = float(colmax.max())
-            if m == _NEG_INF:
+            main = (row[: r * c] if n_rem else row).reshape(r, c)
+            if colmax is None:
+                colmax = main.max(axis=0)
+                if n_rem:
+                    colmax = np.append(colmax, row[r * c:].max())
+            m = colmax[int(colmax.argmax())]
+            if not m > _F32_NEG_INF:  # every value is -inf
                 if pen is None:
                     return None
                 tail = False
                 ids = np.zeros(0, dtype=np.int64)
+                raw = row[ids]
                 tau_raw = _F32_INF
             else:
-                finv = float(inv)
-                for delta in self._DELTAS:
-                    tau_raw = np.float32(m - delta / finv)
-                    cols = np.flatnonzero(colmax >= tau_raw)
-                    if len(cols) <= self._MAX_COLS:
-                        break
-                if n_rem and cols[-1] == c:
+                hint = self._hint
+                if hint == 0:  # the widest window: accepted without a search when it fits
+                    tau_raw = np.float32(float(m) - self._DELTAS[0] / self._finv)
+                    cols = (colmax >= tau_raw).nonzero()[0]
+                    if len(cols) > self._MAX_COLS:
+                        tau_raw, cols = self._window(colmax, float(m), self._finv)
+                else:
+                    tau_raw, cols = self._window(colmax, float(m), self._finv)
+                extra = None
+                if n_rem and len(cols) and cols[-1] == c:
                     cols = cols[:-1]
                     extra = np.flatnonzero(row[r * c:] >= tau_raw) + r * c
+                sub = main.take(cols, axis=1)  # [r, k], C order
+                f = (sub >= tau_raw).ravel().nonzero()[0]
+                raw = sub.take(f)
+                k = len(cols)
+                if extra is None and pen is None:
+                    ids = None  # built when needed (ctx.s_ids, ctx.token)
+                    n_s0 = len(raw)
+                    ctx._f = f
+                    ctx._k = k
+                    ctx._csel = cols
                 else:
-                    extra = None
-                sub = main.take(cols, axis=1)
-                hit = sub >= tau_raw
-                rr, cc = np.nonzero(hit)
-                ids = rr * c + cols[cc]
-                # the tail of a candidate column: its entries below tau, bounded by their max
-                below = np.where(hit, _F32_NEG_INF, sub).max(axis=0)
-                if extra is not None:
-                    ids = np.concatenate([ids, extra])
-                    rem = row[r * c:]
-                    rem_below = rem[rem < tau_raw]
-                    rem_below = rem_below.max() if len(rem_below) else _F32_NEG_INF
+                    q, rem = np.divmod(f, k) if k else (f, f)
+                    ids = q * c
+                    if k:
+                        ids += cols[rem]
+                    if extra is not None:
+                        ids = np.concatenate([ids, extra])
+                        raw = np.concatenate([raw, row[extra]])
         ctx.tau_raw = tau_raw
         if pen is not None:
             # candidates = (S0 minus the penalized ids) + every penalized id, penalized
             ctx.pen = set(pen.tolist())
-            ids = np.concatenate([ids[~np.isin(ids, pen)], pen])
-            raw = row[ids]
-            k = len(pen)
-            raw[-k:] = _penalize_np(raw[-k:], self.params.repetition_penalty)
+            keep = ~np.isin(ids, pen)
+            ids = np.concatenate([ids[keep], pen])
+            raw = np.concatenate([raw[keep],
+                                  _penalize_np(row[pen], self.params.repetition_penalty)])
         else:
             ctx.pen = None
-            raw = row[ids]
-        n_s0_or_pen = len(ids)
+        n_s0_or_pen = n_s0 if ids is None else len(ids)
         s32 = raw * inv if inv != 1 else raw
-        if pen is not None or not tail:
+        if ids is not None:  # (penalized or narrow rows: candidates may be -inf)
             finite = s32 > -np.inf
             if not finite.all():
                 ids = ids[finite]
                 s32 = s32[finite]
             if len(ids) == 0:
                 return None
-        mx = float(s32.max())
-        ctx.s_ids = ids
+            mx = float(s32.max())
+        else:
+            mx = float(m * inv)  # the largest candidate: products are monotone
+        ctx._ids = ids
         ctx.s_f32 = s32
         ctx.M = mx
-        ctx.s_rel = s32.astype(np.float64) - mx
         if not tail:
             ctx.tau_abs = _NEG_INF
             return ctx
         ctx.n_tail = v - n_s0_or_pen
-        ctx.tau_abs = float(tau_raw * inv)
-        # envelope: per-slot rate exp(b_c - M) where b_c = fl(colmax_c * inv) bounds every
-        # tail value of column c; for a candidate column (and the remainder, last) b_c is the
-        # largest entry below tau. float32, with the shift lowered by a small slack that
+        tau_abs = ctx.tau_abs = float(tau_raw * inv)
+        # envelope: per-slot rate exp(b_c - M), b_c = fl(min(colmax_c, tau) * inv) bounds
+        # every tail value of column c (a candidate column's tail is below tau; the
+        # remainder is the last slot). float32, with the shift lowered by a small slack that
         # covers its rounding: rates are upper bounds up to float error far below float64
-        # resolution.
-        b = colmax * inv if inv != 1 else colmax
+        # resolution. When the row is flat near the top, one rate for every token
+        # (exp(tau - M)) is nearly as tight and needs no per-slot sums: it is used when the
+        # per-column envelope is not at least ``_GLOBAL_GAIN`` times smaller.
         shift = np.float32(mx - 1e-4 * (1.0 + abs(mx)))
-        rate = b - shift
+        fshift = float(shift)
+        ctx.shift = fshift
+        to_m = math.exp(fshift - mx)  # rates are relative to ``shift``; env to ``M``
+        glob_rate = math.exp(tau_abs - fshift)
+        env_glob = v * glob_rate * to_m
+        rate = np.minimum(colmax, tau_raw)
+        if inv != 1:
+            rate *= inv
+        rate -= shift
         np.exp(rate, out=rate)
-        rate[cols] = np.exp((below * inv if inv != 1 else below) - shift)
-        if n_rem and extra is not None:
-            rate[-1] = math.exp(float(rem_below * inv) - float(shift))
-        ctx.env_rate = rate
-        ctx.shift = float(shift)
-        to_m = math.exp(float(shift) - mx)  # rates are relative to ``shift``; env to ``M``
+        ones = _ONES.get(len(rate))
+        if ones is None:
+            ones = _ONES[len(rate)] = np.ones(len(rate))
         if n_rem:
-            env_w = rate.astype(np.float64) * r
-            env_w[-1] = float(rate[-1]) * n_rem
-            ctx.env_w = env_w
-            ctx.env = float(env_w.sum()) * to_m
+            ones = ones.copy()
+            ones[:-1] = r
+            ones[-1] = n_rem
+            env = float(rate.astype(np.float64).dot(ones)) * to_m
         else:
-            ctx.env_w = None
-            ctx.env = float(rate.sum(dtype=np.float64)) * r * to_m
+            env = float(rate.astype(np.float64).dot(ones)) * r * to_m
+        if env_glob <= self._GLOBAL_GAIN * env:
+            ctx.glob_rate = glob_rate
+            ctx.env = env_glob
+        else:
+            ctx.env_rate = rate
+            ctx.env = env
         ctx.cols = c
         ctx.rows = r
         ctx.n_rem = n_rem
@@ -578,7 +828,7 @@ class AdaptiveRejectionSampler:
     # -- the weight ------------------------------------------------------------------------
 
     def _estimate(self, ctx: _Row, row: np.ndarray, matcher: Any, pen: Any,
-                  s_verdict: np.ndarray, t_verdict: dict[int, bool],
+                  s_verdict: Any, t_verdict: dict[int, bool],
                   known_forbidden: list[int] | None = None) -> tuple[float, int, bool]:
         """log 1/(N-1), N = draws of a with-replacement rejection sampler until its second
         acceptance (fresh randomness, cached verdicts). Returns (log weight, new checks,
@@ -590,22 +840,21 @@ class AdaptiveRejectionSampler:
         draw, so the work grows with the number of distinct tokens met, not with N."""
         rng = self.rng
         random = rng.random
-        cum = ctx.masses()
+        ctx.masses()
         w = ctx.w
         env = ctx.env
-        total = float(cum[-1]) + env
-        last = len(cum) - 1
+        total = ctx.W + env
+        cum_list = ctx.cum_list
+        last = len(cum_list) - 1
         cap = self.max_rejections
         max_draws = self.max_draws
         is_allowed = matcher.is_allowed
-        s_ids = ctx.s_ids
         if known_forbidden:
-            w_other = w.copy()
-            w_other[known_forbidden] = 0.0
-            cum_other = np.cumsum(w_other).tolist()
+            w_other = _zeroed(w, known_forbidden)
+            cum_other = _cumlist(w_other)
         else:
             w_other = None
-            cum_other = cum.tolist()
+            cum_other = cum_list
         w_other_sum = cum_other[-1]
         stale: list[int] = []  # known forbidden, still in cum_other (their draws fail)
         stale_mass = 0.0
@@ -616,9 +865,9 @@ class AdaptiveRejectionSampler:
             if n >= max_draws:
                 return self._finish_exact(row, matcher, pen, n, succ, new, None)
             rest = w_other_sum + env  # mass of the attempts that are not skipped
-            if rest <= 1e-12 * total:  # Z below ~1e-12 (or underflow): finish exactly
-                return self._finish_exact(row, matcher, pen, n, succ, new, None)
             if rest < total:
+                if rest <= 1e-12 * total:  # Z below ~1e-12 (or underflow): finish exactly
+                    return self._finish_exact(row, matcher, pen, n, succ, new, None)
                 n += int(rng.geometric(rest / total)) - 1  # skipped known-forbidden draws
             u = random() * rest
             if u < w_other_sum:
@@ -627,26 +876,24 @@ class AdaptiveRejectionSampler:
                     j = last
                 ok = s_verdict[j]
                 if ok < 0:
+                    tok = ctx.token(j)
                     if new >= cap:
-                        return self._finish_exact(row, matcher, pen, n, succ, new,
-                                                  int(s_ids[j]))
-                    ok = bool(is_allowed(int(s_ids[j])))
+                        return self._finish_exact(row, matcher, pen, n, succ, new, tok)
+                    ok = bool(is_allowed(tok))
                     s_verdict[j] = ok
                     new += 1
                     if not ok:  # its later draws are failures; skipped after a rebuild
                         stale.append(j)
                         stale_mass += float(w[j])
                         if stale_mass > 0.25 * w_other_sum:  # amortized rebuild
-                            if w_other is None:
-                                w_other = w.copy()
-                            w_other[stale] = 0.0
+                            w_other = _zeroed(w if w_other is None else w_other, stale)
                             stale.clear()
                             stale_mass = 0.0
-                            cum_other = np.cumsum(w_other).tolist()
+                            cum_other = _cumlist(w_other)
                             w_other_sum = cum_other[-1]
             else:
-                i, keep = ctx.propose(rng)
-                if i < 0 or random() >= keep:
+                i = ctx.next_tail(rng)
+                if i < 0:
                     continue  # a thinned tail attempt: not a draw
                 ok = t_verdict.get(i)
                 if ok is None:
@@ -701,7 +948,42 @@ class AdaptiveRejectionSampler:
     # -- fallback ----------------------------------------------------------------------------
 
     def _fallback(self, row: np.ndarray, matcher: Any, pen: Any, checks: int) -> Sample:
-        """The masked path for this row: an exact draw with the exact weight."""
+        """The masked path for this row: an exact draw (and the exact weight when weights
+        are computed). The same draw as ``MaskedSampler`` (the same allowed values in the
+        same order, one categorical draw), computed from the allowed ids of the mask
+        without masking a copy of the whole row."""
+        p = self.params
+        if p.greedy or not self._FAST_FALLBACK:
+            return self._fallback_reference(row, matcher, pen, checks)
+        v = row.shape[0]
+        bm = self._masked._fill([matcher], 1, v)
+        ids = _allowed_ids(bm[0], v)
+        vals = row[ids]
+        if pen is not None:
+            sel = np.isin(ids, pen)
+            if sel.any():
+                vals[sel] = _penalize_np(vals[sel], p.repetition_penalty)
+        if self._inv != 1:
+            vals *= self._inv
+        fin = vals > -np.inf
+        if not fin.all():
+            ids = ids[fin]
+            vals = vals[fin]
+        if len(ids) == 0:
+            return Sample(NO_TOKEN, _NEG_INF, checks, True)
+        lw = math.nan
+        if self.compute_weights:
+            work = self._masked._prepare(row[None], None if pen is None else [pen])[0]
+            lw = _lse(vals, float(vals.max())) - _lse(work, float(work.max()))
+        if p.truncates:
+            keep = truncate_values(vals, p)
+            ids = ids[keep]
+            vals = vals[keep]
+        return Sample(int(ids[categorical(vals, self.rng)]), lw, checks, True)
+
+    def _fallback_reference(self, row: np.ndarray, matcher: Any, pen: Any,
+                            checks: int) -> Sample:
+        """``MaskedSampler``'s own path on this row (mask a copy, sample), exact weight."""
         work = self._masked._prepare(row[None], None if pen is None else [pen])
         bm = self._masked._fill([matcher], 1, row.shape[0])
         s = self._masked._sample_prepared(work, bm)[0]
@@ -844,6 +1126,50 @@ class AdaptiveRejectionSampler:
             s = s.copy()
             s[pen] = _penalize_np(row[pen], self.params.repetition_penalty) * ctx.inv
         return float(np.exp(s.astype(np.float64) - ctx.M).sum())
+
+
+def _allowed_ids(words: np.ndarray, v: int) -> np.ndarray:
+    """Ascending token ids below ``v`` whose bit is set in a packed mask row (int32 words,
+    bit ``t & 31`` of word ``t >> 5``): a sparse mask expands its nonzero words only."""
+    nw = min(len(words), (v + 31) // 32)
+    words = words[:nw]
+    nz = words.nonzero()[0]
+    if len(nz) * 4 <= nw:
+        bits = (words[nz, None] >> _BITS32) & 1
+        ids = (nz[:, None] * 32 + _BITS32)[bits.astype(bool)]
+    else:
+        ids = np.unpackbits(words.view(np.uint8), bitorder="little").nonzero()[0]
+    if len(ids) and ids[-1] >= v:
+        ids = ids[ids < v]
+    return ids
+
+
+def _zeroed(w: Any, idx: list[int]) -> Any:
+    """A copy of the weights ``w`` (list or array) with the entries ``idx`` set to 0."""
+    w = w.copy()
+    if isinstance(w, list):
+        for j in idx:
+            w[j] = 0.0
+    else:
+        w[idx] = 0.0
+    return w
+
+
+def _cumlist(w: Any) -> list[float]:
+    """Running sum of the weights ``w`` (list or array) as a list."""
+    return list(_accumulate(w)) if isinstance(w, list) else np.cumsum(w).tolist()
+
+
+def _host_numpy(x: Any) -> np.ndarray:
+    """``[batch, V]`` logits as a float32 numpy array on the host (a view when possible)."""
+    if isinstance(x, np.ndarray):
+        return x if x.dtype == np.float32 else x.astype(np.float32)
+    t = x.detach()
+    if t.device.type != "cpu":
+        t = t.cpu()
+    if t.dtype != torch.float32:
+        t = t.float()
+    return t.numpy()
 
 
 def _row_numpy(x: Any, i: int) -> np.ndarray:

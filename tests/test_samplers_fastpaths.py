@@ -1,0 +1,215 @@
+"""The rejection sampler's fast paths against its reference paths, and both against the
+reference distribution.
+
+- First draw: one with-replacement attempt before the Gumbel visit stream
+  (``_FIRST_DRAW``); off, the sampler visits by Gumbel keys only (the reference path).
+- Envelope: one rate for every tail token (``glob_rate``) or one per column (forced with
+  ``_GLOBAL_GAIN``), on the lazy tail forced onto the byte vocabulary.
+- Fallback: the allowed ids read off the mask (``_FAST_FALLBACK``) draw the same token with the
+  same weight as ``MaskedSampler``'s own path, at the same seed.
+- Batch: one max pass over all rows (``_BATCH_PASS``) gives the same samples as row by row.
+
+Chi-square tests as in test_samplers.py (fixed seeds, p-value threshold 1e-4), plus a
+two-sample chi-square between the fast and the reference path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+import bytegram
+from bytegram import Grammar, Vocabulary
+from bytegram.samplers import AdaptiveRejectionSampler, SamplingParams
+from bytegram.samplers.awrs import _allowed_ids, _Stream
+from test_samplers import (PREV, byte_case, chi2_pvalue, counts_of, draw, exact_log_z,
+                           force_tail, reference_distribution)
+from test_samplers_weights import _estimates, assert_unbiased
+
+
+def two_sample_pvalue(a: np.ndarray, b: np.ndarray, *, min_expected: float = 5.0) -> float:
+    """Chi-square test that two count vectors come from the same distribution (cells with a
+    small expected count pooled)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    na, nb = a.sum(), b.sum()
+    tot = a + b
+    ea, eb = tot * na / (na + nb), tot * nb / (na + nb)
+    big = (ea >= min_expected) & (eb >= min_expected)
+    cells = [(a[big], ea[big]), (b[big], eb[big])]
+    if (~big).any() and tot[~big].sum() > 0:
+        cells.append((np.array([a[~big].sum()]), np.array([ea[~big].sum()])))
+        cells.append((np.array([b[~big].sum()]), np.array([eb[~big].sum()])))
+    stat = float(sum(np.sum((o - e) ** 2 / e) for o, e in cells))
+    df = int(big.sum()) + (1 if (~big).any() and tot[~big].sum() > 0 else 0) - 1
+    if df <= 0:
+        return 1.0
+    return float(torch.special.gammaincc(torch.tensor(df / 2, dtype=torch.float64),
+                                         torch.tensor(stat / 2, dtype=torch.float64)))
+
+
+def envelope(sampler: AdaptiveRejectionSampler, mode: str) -> AdaptiveRejectionSampler:
+    """Force the lazy tail onto the byte vocabulary, with one envelope rate for the whole row
+    ("global") or one per column ("column")."""
+    force_tail(sampler, max_cols=2, deltas=(4.0, 2.0, 0.0))
+    sampler._GLOBAL_GAIN = math.inf if mode == "global" else 0.0
+    return sampler
+
+
+SETTINGS = [dict(), dict(temperature=0.6), dict(repetition_penalty=1.5), dict(top_k=4),
+            dict(temperature=1.4, top_p=0.8), dict(min_p=0.1)]
+MODES = ["direct", "global", "column"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("setting", range(len(SETTINGS)))
+def test_first_draw_matches_stream_only(mode, setting):
+    kw = SETTINGS[setting]
+    logits, m, allowed = byte_case(300 + setting, r"[a-z]+( [a-z]+)?", b"ab", scale=2.5,
+                                   target_z=0.5)
+    prev = PREV if "repetition_penalty" in kw else None
+    ref = reference_distribution(logits.numpy(), allowed, SamplingParams(**kw), prev)
+    counts = []
+    for first in (True, False):
+        aw = AdaptiveRejectionSampler(seed=11 * setting + first, **kw)
+        if mode != "direct":
+            envelope(aw, mode)
+            pen = None if prev is None else np.unique(np.asarray(prev, dtype=np.int64))
+            ctx = aw._prepare(logits.numpy(), pen)
+            assert ctx.n_tail > 100 and ctx.env > 0
+            assert (ctx.glob_rate is not None) == (mode == "global")
+        aw._FIRST_DRAW = first
+        samples = draw(aw, logits, m, 2000, prev)
+        c = counts_of(samples, len(ref))
+        assert chi2_pvalue(c, ref) > 1e-4, (first, mode, kw)
+        counts.append(c)
+    assert two_sample_pvalue(*counts) > 1e-4
+
+
+@pytest.mark.parametrize("mode", ["global", "column"])
+def test_stream_order_is_plackett_luce_per_envelope(mode):
+    """First two tokens visited by the lazy stream, both envelope kinds, against exact
+    P(i first, j second) = p_i p_j / (1 - p_i)."""
+    rng = np.random.default_rng(12)
+    v = 40
+    x = (rng.standard_normal(v) * 1.2).astype(np.float32)
+    aw = force_tail(AdaptiveRejectionSampler(seed=6), columns=8, max_cols=1, deltas=(0.5, 0.0))
+    aw._GLOBAL_GAIN = math.inf if mode == "global" else 0.0
+    ctx = aw._prepare(x, None)
+    assert ctx.env > 0 and (ctx.glob_rate is not None) == (mode == "global")
+    p = np.exp(x.astype(np.float64) - x.max())
+    p /= p.sum()
+    pair = Counter()
+    n = 12000
+    for _ in range(n):
+        st = _Stream(ctx, aw.rng, 10**6)
+        got = []
+        for _ in range(2):
+            kind, i = st.next()
+            got.append(int(ctx.s_ids[i]) if kind == 0 else i)
+        pair[tuple(got)] += 1
+    probs = np.zeros((v, v))
+    for i in range(v):
+        for j in range(v):
+            if i != j:
+                probs[i, j] = p[i] * p[j] / (1 - p[i])
+    counts = np.zeros((v, v))
+    for (i, j), c in pair.items():
+        counts[i, j] = c
+    assert chi2_pvalue(counts.ravel(), probs.ravel()) > 1e-4
+
+
+@pytest.mark.parametrize("mode", ["global", "column"])
+def test_estimator_unbiased_per_envelope(mode):
+    logits, m, allowed = byte_case(17, r"[a-z]+( [a-z]+)?", b"ab", scale=2.5, target_z=0.3)
+    z = math.exp(exact_log_z(logits.numpy(), allowed, SamplingParams()))
+    aw = envelope(AdaptiveRejectionSampler(seed=8, max_rejections=64), mode)
+    w, _ = _estimates(aw, logits, m, 4000)
+    assert_unbiased(w, z)
+
+
+def test_allowed_ids_from_packed_mask():
+    rng = np.random.default_rng(3)
+    for v, density in [(257, 0.3), (5000, 0.001), (5000, 0.9), (70, 0.0), (100, 1.0)]:
+        words = (v + 31) // 32 + rng.integers(0, 2)
+        bits = rng.random(32 * words) < density
+        packed = np.packbits(bits, bitorder="little").view(np.int32)
+        want = np.flatnonzero(bits[:v])
+        got = _allowed_ids(packed, v)
+        assert got.dtype.kind == "i" and np.array_equal(got, want), (v, density)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(temperature=0.7), dict(repetition_penalty=1.3),
+                                dict(top_k=3), dict(top_p=0.6), dict(min_p=0.3),
+                                dict(top_k=5, top_p=0.9, temperature=1.5)])
+def test_fast_fallback_is_the_masked_path(kw):
+    """Same seed, same row: the same token and the same exact weight as MaskedSampler's
+    path, on sparse and dense masks and on logits wider than the vocabulary."""
+    prev = PREV if "repetition_penalty" in kw else None
+    pen = None if prev is None else np.unique(np.asarray(prev, dtype=np.int64))
+    for seed, (pattern, prefix) in enumerate([(r"[0-9]+", b""), (r"[^x]+", b"a"),
+                                              (r"(cat|dog)s?", b"ca")]):
+        logits, m, _ = byte_case(400 + seed, pattern, prefix)
+        for row in (logits.numpy(), np.concatenate([logits.numpy(), np.full(40, 3.0,
+                                                                           np.float32)])):
+            a = AdaptiveRejectionSampler(seed=seed, **kw)
+            b = AdaptiveRejectionSampler(seed=seed, **kw)
+            for _ in range(30):
+                s = a._fallback(row, m, pen, 0)
+                r = b._fallback_reference(row, m, pen, 0)
+                assert s.token_id == r.token_id and s.fell_back
+                assert s.log_weight == pytest.approx(r.log_weight, abs=1e-12)
+
+
+def test_fallback_without_weights_is_nan():
+    logits, m, allowed = byte_case(5, r"[0-9]+", b"")
+    aw = AdaptiveRejectionSampler(seed=1, max_rejections=1, compute_weights=False)
+    samples = draw(aw, logits, m, 200)
+    fb = [s for s in samples if s.fell_back]
+    assert fb and all(s.token_id in allowed and math.isnan(s.log_weight) for s in fb)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(top_k=3), dict(temperature=0),
+                                dict(repetition_penalty=1.4)])
+def test_batch_pass_gives_the_same_samples(kw):
+    """The column maxima of all rows in one call, or row by row: identical samples."""
+    rows, matchers = [], []
+    for i, (pattern, prefix) in enumerate([(r"[a-z]+", b"ab"), (r"[0-9]{2,4}", b"1"),
+                                           (r"(cat|car|dog)+", b"ca"), (r"[^q]+", b"")]):
+        logits, m, _ = byte_case(500 + i, pattern, prefix, scale=2.5)
+        rows.append(logits)
+        matchers.append(m)
+    batch = torch.stack(rows)
+    prev = [PREV, [], [1, 2], None] if "repetition_penalty" in kw else None
+    out = []
+    for batch_pass in (True, False):
+        aw = force_tail(AdaptiveRejectionSampler(seed=9, **kw), max_cols=2,
+                        deltas=(4.0, 2.0, 0.0))
+        aw._BATCH_PASS = batch_pass
+        out.append([aw.sample_batch(batch, matchers, prev_ids=prev) for _ in range(40)])
+    assert out[0] == out[1]
+
+
+def test_large_vocabulary_paths():
+    """A 20,000-token vocabulary (the real column layout, no forcing): a peaked row is
+    sampled without fallback and matches the reference; a flat row draws allowed tokens."""
+    toks = [bytes([b]) for b in range(256)] + [f"w{i}".encode() for i in range(19_743)] + [b""]
+    vocab = Vocabulary.from_bytes_list(toks, eos_ids=[len(toks) - 1])
+    compiled = bytegram.compile(Grammar.from_regex(r"[a-m]+|w1[0-9]*"), vocab)
+    m = compiled.matcher()
+    allowed = m.allowed_ids()
+    rng = np.random.default_rng(4)
+    peaked = (rng.standard_normal(vocab.size) * 2.0).astype(np.float32)
+    peaked[[ord("c"), ord("x")]] = peaked.max() + 6  # one allowed, one forbidden
+    flat = (rng.standard_normal(vocab.size) * 0.2).astype(np.float32)
+    aw = AdaptiveRejectionSampler(seed=2)
+    samples = [aw.sample(torch.from_numpy(flat), m) for _ in range(300)]
+    assert all(s.token_id in set(allowed.tolist()) for s in samples)
+    samples = [aw.sample(torch.from_numpy(peaked), m) for _ in range(2000)]
+    assert not any(s.fell_back for s in samples)
+    ref = reference_distribution(peaked, allowed, SamplingParams())
+    assert chi2_pvalue(counts_of(samples, vocab.size), ref) > 1e-4
