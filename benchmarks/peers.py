@@ -150,9 +150,9 @@ def llguidance_engine(path: Path) -> Engine | None:
     tok = llguidance.LLTokenizer(str(path))
     load = time.perf_counter() - t0
 
-    def factory(grammar: str) -> Callable[[], PeerMatcher]:
+    def factory(grammar: str, **options: Any) -> Callable[[], PeerMatcher]:
         # construct once to surface errors and do the compile work
-        first = llguidance.LLMatcher(tok, grammar)
+        first = llguidance.LLMatcher(tok, grammar, **options)
         if first.is_error():
             raise RuntimeError(first.get_error())
         bitmask = lln.allocate_token_bitmask(1, tok.vocab_size)
@@ -167,17 +167,7 @@ def llguidance_engine(path: Path) -> Engine | None:
     def json_compact(schema: str) -> Callable[[], PeerMatcher]:
         # JSON_COMPACT_CONFIG; overrides win over the schema's own "x-guidance" options
         grammar = llguidance.LLMatcher.grammar_from_json_schema(schema, overrides=COMPACT_LLG)
-        first = llguidance.LLMatcher(tok, grammar, log_level=0)
-        if first.is_error():
-            raise RuntimeError(first.get_error())
-        bitmask = lln.allocate_token_bitmask(1, tok.vocab_size)
-
-        def make() -> PeerMatcher:
-            m = first.deep_copy()
-            return PeerMatcher(lambda: lln.fill_next_token_bitmask(m, bitmask, 0),
-                               m.consume_token, m.is_accepting, mask=bitmask[0])
-
-        return make
+        return factory(grammar, log_level=0)
 
     return Engine("llguidance", version_of("llguidance"), load,
                   compile_regex=lambda p: factory(llguidance.LLMatcher.grammar_from_regex(p)),
