@@ -348,4 +348,29 @@ def sample_document(grammar, rng, *, max_depth: int = 40, soft_max: int = 12) ->
             stack.append((s, depth + 1))
     return bytes(out)
 
-__all__ += ["sample_document", "sample_terminal"]
+
+
+__all__ += ["sample_document", "sample_terminal", "reference_pair_classes"]
+
+
+def reference_pair_classes(tokens: "list[bytes]", dfa: "ByteDFA",
+                           state: int) -> tuple[np.ndarray, np.ndarray]:
+    """``masks.lexeme_classes.pair_classes`` token by token (slow reference): for each of
+    ``tokens``, whether it leaves ``dfa`` alive from ``state`` in a state with a way on
+    (``inside``) and whether it passes an accepting state at some byte boundary, the start
+    included (``completes``). Two bool arrays in the order of ``tokens``."""
+    t = dfa.transitions
+    acc = dfa.accepting
+    inside = np.zeros(len(tokens), dtype=bool)
+    completes = np.zeros(len(tokens), dtype=bool)
+    for pos, data in enumerate(tokens):
+        q = state
+        done = bool(acc[q])
+        for b in data:
+            q = int(t[q, b])
+            if q < 0:
+                break
+            done = done or bool(acc[q])
+        inside[pos] = q >= 0 and bool((t[q] >= 0).any())
+        completes[pos] = done
+    return inside, completes

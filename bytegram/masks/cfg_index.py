@@ -26,6 +26,7 @@ import numpy as np
 from .bitmask import pack_bool
 from .cfg_lexer import ROOT_SEQ, LexerSpace
 from .cfg_parser import StackContext, StackNode
+from .lexeme_classes import mark, pair_classes
 from .vocab_index import VocabIndex
 
 __all__ = ["CFGIndex", "LexClasses", "element_ok"]
@@ -80,6 +81,8 @@ def can_end(ctx: StackContext, lexer: LexerSpace, lex: int) -> bool:
 
 class CFGIndex:
     """Per-vocabulary classification of lexer states and the cache of masks per context."""
+
+    split = True  # classify mid-lexeme states from per-terminal classes (False: full walk)
 
     def __init__(self, lexer: LexerSpace, vocab: VocabIndex, *, max_readings: int) -> None:
         self.lexer = lexer
@@ -164,13 +167,67 @@ class CFGIndex:
         return nxt
 
     def _classify(self, lex: int) -> LexClasses:
+        """Classify from lexer state ``lex``. In the middle of a lexeme (inside a string,
+        say) the tokens that stay inside it come from per-terminal classes shared by every
+        grammar (``lexeme_classes``) and only the tokens that may complete it are walked;
+        at a lexeme's start every token is walked over the trie."""
         lexer = self.lexer
-        trie = self.trie
+        if self.split and not lexer.lex_fresh[lex] and lexer.lex_items[lex] \
+                and not lexer.lex_done[lex]:
+            got = self._classify_split(lex)
+            if got is not None:
+                return got
         ws = self._final_walk_states(lex)
         live = ws >= 0
-        ids = trie.token_ids[live]
-        ws = ws[live]
+        return self._group(self.trie.token_ids[live], ws[live], None)
+
+    def _classify_split(self, lex: int) -> LexClasses | None:
+        """Static tokens from the pairs' classes, the others walked; None when most tokens
+        would need the walk (the whole-trie walk is then cheaper)."""
+        trie = self.trie
+        dfas = self.tables.terminal_dfas
+        inside = np.zeros(len(trie.token_ids), dtype=bool)
+        completes = np.zeros(len(trie.token_ids), dtype=bool)
+        for t, q in self.lexer.lex_items[lex]:
+            pc = pair_classes(trie, dfas[t], q)
+            mark(inside, pc.inside)
+            mark(completes, pc.completes)
+        completes &= ~inside
+        ids = trie.token_ids[completes]
+        if len(ids) * 8 > len(completes):
+            return None
+        ws = self._walk_tokens(self.lexer.initial_walk(lex), ids)
+        live = ws >= 0
+        return self._group(ids[live], ws[live], trie.token_ids[inside])
+
+    def _walk_tokens(self, w0: int, ids: np.ndarray) -> np.ndarray:
+        """Walk state each of the tokens ``ids`` ends in from walk state ``w0`` (-1 = dead),
+        all at once, byte position by byte position (longest tokens first)."""
+        if not len(ids):
+            return np.zeros(0, dtype=np.int32)
+        flat, off = self.vocab.token_bytes_flat
+        starts = off[ids]
+        lens = off[ids + 1] - starts
+        order = np.argsort(-lens, kind="stable")
+        starts = starts[order]
+        neg = -lens[order]
+        states = np.full(len(ids), w0 + 1, dtype=np.int32)
+        self.lexer.walk_table(states[:1])
+        for k in range(int(-neg[0])):
+            m = int(np.searchsorted(neg, -k, side="left"))  # tokens longer than k
+            states[:m] = self._step(states[:m], flat[starts[:m] + k])
+        out = np.empty(len(ids), dtype=np.int32)
+        out[order] = states - 1
+        return out
+
+    def _group(self, ids: np.ndarray, ws: np.ndarray,
+               static_ids: np.ndarray | None) -> LexClasses:
+        """``LexClasses`` from live tokens ``ids`` and their walk states ``ws`` (tokens in a
+        static walk state are static), plus ``static_ids`` known to be static already."""
+        lexer = self.lexer
         static = np.zeros(self.vocab_size, dtype=bool)
+        if static_ids is not None:
+            static[static_ids] = True
         # walk ids are small dense ints: group with a presence table, not a sort
         n_walk = len(lexer.walk_items)
         present = np.zeros(n_walk, dtype=bool)

@@ -9,6 +9,7 @@ an automaton over the whole vocabulary is then one gather per level over the liv
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -100,6 +101,99 @@ class TokenTrie:
             arr.setflags(write=False)
         return cls(tuple(level_bytes), tuple(level_parent), ids_sorted, end_level, end_node,
                    tuple(child_lo), tuple(child_hi), level_offset, token_global)
+
+    def walk_live(self, table_flat: np.ndarray,
+                  state: int) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """Walk a DFA over the trie from ``state``: ``(final, nodes, states)``. States are
+        shifted by one: ``table_flat`` is the raveled ``[n + 1, 256]`` table whose row 0
+        (dead) is all 0 and whose row ``s + 1`` holds state ``s``'s successors plus one.
+
+        While most of a level is alive every node is computed from its parent with two
+        gathers, into ``final`` (int32 per global node, 0 = dead); once the live part is
+        small, only the children of live nodes are expanded. A walk that stays small all
+        along returns ``final=None`` and its live nodes (global indices) with their states;
+        otherwise ``final`` holds every node and the lists are empty."""
+        n_nodes = int(self.level_offset[-1]) if self.depth else 0
+        empty = np.zeros(0, np.int64), np.zeros(0, np.int32)
+        if self.depth == 0 or not len(self.token_global):
+            return None, *empty
+        final = None
+        got_nodes: list[np.ndarray] = []
+        got_states: list[np.ndarray] = []
+        cur = table_flat.take(state * 256 + self.level_bytes[0].astype(np.int64))
+        nodes = None  # None: ``cur`` is the whole level (0 where dead); else live nodes
+        for i in range(self.depth):
+            off = int(self.level_offset[i])
+            if nodes is None and np.count_nonzero(cur) * 4 < len(cur):
+                nodes = np.flatnonzero(cur)  # mostly dead: go sparse
+                cur = cur[nodes]
+            if nodes is None:
+                if final is None:
+                    final = np.zeros(n_nodes, dtype=np.int32)
+                final[off: off + len(cur)] = cur
+            elif final is not None:
+                final[off + nodes] = cur
+            else:
+                got_nodes.append(nodes + off)
+                got_states.append(cur)
+            if nodes is not None and len(nodes) * 2 > len(self.level_bytes[i]):
+                full = np.zeros(len(self.level_bytes[i]), dtype=cur.dtype)
+                full[nodes] = cur
+                nodes, cur = None, full
+            if i + 1 == self.depth or not len(cur):
+                break
+            if nodes is None:
+                idx = cur[self.level_parent[i + 1]].astype(np.int64)
+                idx <<= 8
+                idx += self.level_bytes[i + 1]
+                cur = table_flat.take(idx)
+            else:
+                lo = self.child_lo[i][nodes]
+                cnt = self.child_hi[i][nodes] - lo
+                total = int(cnt.sum())
+                if not total:
+                    break
+                child = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
+                idx = np.repeat(cur.astype(np.int64) << 8, cnt)
+                idx += self.level_bytes[i + 1][child]
+                nxt = table_flat.take(idx)
+                keep = nxt > 0
+                nodes = child[keep]
+                cur = nxt[keep]
+        if final is not None:
+            if got_nodes:
+                final[np.concatenate(got_nodes)] = np.concatenate(got_states)
+            return final, *empty
+        if not got_nodes:
+            return None, *empty
+        return None, np.concatenate(got_nodes), np.concatenate(got_states).astype(np.int32)
+
+    @cached_property
+    def node_ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per global node: ``(end_hi, sub_lo, sub_hi)`` over trie token positions. Tokens
+        are in byte order, so the tokens below a node (itself included) are the range
+        ``sub_lo:sub_hi``, and those ending exactly at it ``sub_lo:end_hi``."""
+        n_nodes = int(self.level_offset[-1]) if self.depth else 0
+        n_tok = len(self.token_global)
+        pos = np.arange(n_tok, dtype=np.int64)
+        sub_lo = np.full(n_nodes, n_tok, dtype=np.int64)
+        end_hi = np.zeros(n_nodes, dtype=np.int64)
+        np.minimum.at(sub_lo, self.token_global, pos)
+        np.maximum.at(end_hi, self.token_global, pos + 1)
+        ends = end_hi > 0
+        sub_hi = end_hi.copy()
+        for i in range(self.depth - 2, -1, -1):  # bottom-up: a node's range ends with its
+            off, nxt = int(self.level_offset[i]), int(self.level_offset[i + 1])  # last child
+            lo, hi = self.child_lo[i], self.child_hi[i]
+            has = hi > lo
+            rows = np.flatnonzero(has)
+            sub_hi[off + rows] = sub_hi[nxt + hi[rows] - 1]
+            first = sub_lo[nxt + lo[rows]]
+            sub_lo[off + rows] = np.minimum(sub_lo[off + rows], first)
+        end_hi = np.where(ends, end_hi, sub_lo)  # no token ends here: an empty range
+        for arr in (end_hi, sub_lo, sub_hi):
+            arr.setflags(write=False)
+        return end_hi, sub_lo, sub_hi
 
     def alive_tokens(self, table_flat: np.ndarray, dead: int, state: int) -> np.ndarray:
         """Ids of the tokens whose bytes keep a DFA alive from ``state`` (unsorted).
