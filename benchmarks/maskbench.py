@@ -24,7 +24,6 @@ Data: <BYTEGRAM_DATA or ../shared/data>/maskbench-dev; the tokenizer from tokeni
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import random
 import sys
@@ -163,30 +162,14 @@ def main(argv: list[str] | None = None) -> int:
             print("# --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
 
     if args.json:
-        out = {
-            "benchmark": "maskbench",
-            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "machine": walk.machine_info(),
-            "versions": walk.versions(),
-            "argv": sys.argv[1:] if argv is None else argv,
-            "data_dir": str(data_dir),
-            "tokenizer": args.tokenizer,
-            "serialization": walk.SERIALIZATION,
-            "config": {n: JSON_COMPACT_CONFIG.get(n, "") for n in engines},
-            "schemas": len(tasks), "instances": n_inst, "tokens": n_tok,
-            "engines": {n: {**infos[n], "wall_s": wall[n], "summary": summaries[n]}
-                        for n in per_engine},
-            "skipped": skipped,
-            "ratios_bytegram_over_peer": rat,
-            "wall_s": time.perf_counter() - t_start,
-            "per_schema": {t.key: {n: walk.schema_row(per_engine[n][t.key])
-                                   for n in per_engine if t.key in per_engine[n]}
-                           for t in tasks},
-        }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(walk.clean_nan(out), indent=1,
-                                        default=walk.json_default))
-        print(f"# wrote {args.json}", file=sys.stderr)
+        walk.write_results(
+            args.json, "maskbench", argv, engines, per_engine, infos, summaries, wall,
+            skipped, t_start, data_dir=str(data_dir), tokenizer=args.tokenizer,
+            schemas=len(tasks), instances=n_inst, tokens=n_tok,
+            ratios_bytegram_over_peer=rat,
+            per_schema={t.key: {n: walk.schema_row(per_engine[n][t.key])
+                                for n in per_engine if t.key in per_engine[n]}
+                        for t in tasks})
     return 0 if per_engine else 2
 
 

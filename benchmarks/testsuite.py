@@ -23,7 +23,6 @@ Data: <BYTEGRAM_DATA or ../shared/data>/JSON-Schema-Test-Suite.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 import time
@@ -214,32 +213,15 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("# --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
     if args.json:
-        from peers import JSON_COMPACT_CONFIG
-
-        out = {
-            "benchmark": "testsuite",
-            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "machine": walk.machine_info(),
-            "versions": walk.versions(),
-            "argv": sys.argv[1:] if argv is None else argv,
-            "draft": args.draft, "optional": args.optional, "tokenizer": args.tokenizer,
-            "property_order": args.property_order,
-            "serialization": walk.SERIALIZATION,
-            "config": {n: JSON_COMPACT_CONFIG.get(n, "") for n in engines},
-            "cases": len(tasks), "instances": n_inst,
-            "engines": {n: {**infos[n], "wall_s": wall[n], "summary": summaries[n]}
-                        for n in per_engine},
-            "skipped": skipped,
-            "wall_s": time.perf_counter() - t_start,
-            "per_case": {t.key: {"description": descriptions[t.key],
-                                 **{n: walk.schema_row(per_engine[n][t.key])
-                                    for n in per_engine if t.key in per_engine[n]}}
-                         for t in tasks},
-        }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(walk.clean_nan(out), indent=1,
-                                        default=walk.json_default))
-        print(f"# wrote {args.json}", file=sys.stderr)
+        walk.write_results(
+            args.json, "testsuite", argv, engines, per_engine, infos, summaries, wall,
+            skipped, t_start, draft=args.draft, optional=args.optional,
+            tokenizer=args.tokenizer, property_order=args.property_order, cases=len(tasks),
+            instances=n_inst,
+            per_case={t.key: {"description": descriptions[t.key],
+                              **{n: walk.schema_row(per_engine[n][t.key])
+                                 for n in per_engine if t.key in per_engine[n]}}
+                      for t in tasks})
     return 0 if per_engine else 2
 
 

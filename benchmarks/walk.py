@@ -23,6 +23,7 @@ UTF-8, not as ``\\uXXXX`` escapes; Python's float repr, e.g. ``1e-05``), tokeniz
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import multiprocessing as mp
@@ -752,6 +753,33 @@ def write_plots(plot_dir: Path, per_engine: dict[str, dict[str, dict[str, Any]]]
         plt.close(fig)
         written.append(path)
     return written
+
+
+def write_results(path: Path, benchmark: str, argv: list[str] | None, engines: list[str],
+                  per_engine: dict[str, dict[str, dict[str, Any]]], infos: dict[str, Any],
+                  summaries: dict[str, Any], wall: dict[str, float], skipped: dict[str, str],
+                  t_start: float, **fields: Any) -> None:
+    """Write a JSON Schema benchmark's results: the common header (date, machine, versions,
+    argv, serialization, each engine's configuration and summary) plus ``fields``."""
+    from peers import JSON_COMPACT_CONFIG
+
+    out = {
+        "benchmark": benchmark,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "versions": versions(),
+        "argv": sys.argv[1:] if argv is None else argv,
+        "serialization": SERIALIZATION,
+        "config": {n: JSON_COMPACT_CONFIG.get(n, "") for n in engines},
+        "engines": {n: {**infos[n], "wall_s": wall[n], "summary": summaries[n]}
+                    for n in per_engine},
+        "skipped": skipped,
+        "wall_s": time.perf_counter() - t_start,
+        **fields,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(clean_nan(out), indent=1, default=json_default))
+    print(f"# wrote {path}", file=sys.stderr)
 
 
 def json_default(o: Any) -> Any:

@@ -18,10 +18,9 @@ from pathlib import Path
 from bytegram.errors import LimitExceeded, Unsupported
 from bytegram.grammar.json_schema import schema_to_ir
 from bytegram.testing import EarleyRecognizer
+from jsts_harness import MODES, judge_instances
 
 MAX_DOC_BYTES = 1000
-MODES = (("compact", lambda x: json.dumps(x, separators=(",", ":"))),
-         ("flexible", lambda x: json.dumps(x)))
 
 
 def schema_files(root: Path) -> list[Path]:
@@ -54,19 +53,7 @@ def run_file(path: Path, *, max_doc_bytes: int = MAX_DOC_BYTES, modes=MODES) -> 
             return res
         if mode == "compact":
             res["compile_s"] = time.perf_counter() - t0
-        rec = EarleyRecognizer(ir)
-        for k, t in enumerate(data.get("tests", [])):
-            text = dump(t["data"]).encode()
-            if len(text) > max_doc_bytes:
-                res["skipped"] += 1
-                continue
-            res["checked"] += 1
-            got = rec.accepts(text)
-            if got and not t["valid"]:
-                res["false_accepts"] += 1
-                res["detail"].append(f"{mode} #{k} false accept")
-            elif not got and t["valid"]:
-                res["false_rejects"] += 1
-                res["detail"].append(f"{mode} #{k} false reject")
+        judge_instances(EarleyRecognizer(ir), data.get("tests", []), mode, dump, res,
+                        max_doc_bytes=max_doc_bytes)
     res["pass"] = res["false_accepts"] == 0 and res["false_rejects"] == 0
     return res
