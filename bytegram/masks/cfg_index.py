@@ -108,51 +108,14 @@ class CFGIndex:
         return hit
 
     def _final_walk_states(self, lex: int) -> np.ndarray:
-        """Walk state each trie token ends in (-1 = dead), in trie token order.
-
-        Level by level over the trie, with walk states shifted by one (0 = dead). While most
-        of a level is alive (inside a string, say) every node of the next level is computed
-        from its parent with two gathers; once the live part is small, only the children of
-        live nodes are expanded."""
+        """Walk state each trie token ends in (-1 = dead), in trie token order: one walk
+        of the trie (``TokenTrie.walk_live``) over the shifted walk table."""
         trie = self.trie
-        lexer = self.lexer
-        n_nodes = int(trie.level_offset[-1]) if trie.depth else 0
-        final = np.zeros(n_nodes, dtype=np.int32)
-        if trie.depth == 0 or not len(trie.token_global):
-            return final[trie.token_global] - 1
-        w0 = lexer.initial_walk(lex)
-        table = lexer.walk_table(np.array([w0 + 1], dtype=np.int32))
-        cur = table[w0 + 1][trie.level_bytes[0]]  # level 0, shifted states
-        final[: len(cur)] = cur
-        nodes = None  # None: ``cur`` is the whole level; else the live nodes' indices
-        for i in range(1, trie.depth):
-            if nodes is None:
-                if np.count_nonzero(cur) * 4 < len(cur):
-                    nodes = np.flatnonzero(cur)
-                    cur = cur[nodes]
-            elif len(nodes) * 2 > len(trie.level_bytes[i - 1]):
-                full = np.zeros(len(trie.level_bytes[i - 1]), dtype=np.int32)
-                full[nodes] = cur
-                nodes, cur = None, full
-            if not len(cur):
-                break
-            off = int(trie.level_offset[i])
-            if nodes is None:
-                nxt = self._step(cur[trie.level_parent[i]], trie.level_bytes[i])
-                final[off: off + len(nxt)] = nxt
-                cur = nxt
-            else:
-                lo = trie.child_lo[i - 1][nodes]
-                cnt = trie.child_hi[i - 1][nodes] - lo
-                total = int(cnt.sum())
-                if not total:
-                    break
-                child = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
-                nxt = self._step(np.repeat(cur, cnt), trie.level_bytes[i][child])
-                keep = nxt > 0
-                nodes = child[keep]
-                cur = nxt[keep]
-                final[off + nodes] = cur
+        w0 = self.lexer.initial_walk(lex)
+        final, nodes, states = trie.walk_live(self._step, w0 + 1)
+        if final is None:
+            final = np.zeros(int(trie.level_offset[-1]) if trie.depth else 0, dtype=np.int32)
+            final[nodes] = states
         return final[trie.token_global] - 1
 
     def _step(self, states: np.ndarray, data: np.ndarray) -> np.ndarray:

@@ -19,7 +19,6 @@ uses the same string terminal shares them.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import weakref
 from collections import OrderedDict
@@ -27,10 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..grammar.dfa import ByteDFA
+from ..grammar.dfa import ByteDFA, content_key
 from .trie import TokenTrie
 
-__all__ = ["PairClasses", "pair_classes", "mark", "dfa_digest", "clear_cache"]
+__all__ = ["PairClasses", "pair_classes", "mark", "clear_cache"]
 
 MAX_CACHE_BYTES = 128 << 20  # per process, over every trie
 _DENSE = 8  # a class with more than 1/_DENSE of the tokens is kept as a bool array
@@ -60,23 +59,8 @@ def mark(acc: np.ndarray, cls: np.ndarray) -> None:
 
 # -- one walk of the trie through the DFA -------------------------------------------------
 
-_DIGESTS: "weakref.WeakKeyDictionary[ByteDFA, str]" = weakref.WeakKeyDictionary()
 _SHIFTED: "weakref.WeakKeyDictionary[ByteDFA, tuple]" = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
-
-
-def dfa_digest(dfa: ByteDFA) -> str:
-    """A digest of the DFA's content (transitions, accepting states); memoized per object."""
-    hit = _DIGESTS.get(dfa)
-    if hit is None:
-        h = hashlib.blake2b(digest_size=16)
-        h.update(np.int64(dfa.n_states).tobytes())
-        h.update(dfa.transitions.tobytes())
-        h.update(dfa.accepting.tobytes())
-        hit = h.hexdigest()
-        with _LOCK:
-            _DIGESTS[dfa] = hit
-    return hit
 
 
 def _shifted(dfa: ByteDFA) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -118,7 +102,13 @@ def _compute(trie: TokenTrie, dfa: ByteDFA, state: int) -> PairClasses:
     n_tok = len(trie.token_ids)
     end_hi, sub_lo, sub_hi = trie.node_ranges
     table, inside_st, accepting_st = _shifted(dfa)
-    final, nodes, states = trie.walk_live(table, state + 1)
+
+    def step(states: np.ndarray, data: np.ndarray) -> np.ndarray:
+        idx = states.astype(np.int64) << 8
+        idx += data
+        return table.take(idx)
+
+    final, nodes, states = trie.walk_live(step, state + 1)
     if final is not None:  # a dense walk: every node's state
         inside = inside_st[final[trie.token_global]]
         acc = np.flatnonzero(accepting_st[final])
@@ -154,7 +144,7 @@ class _Entries:
     __slots__ = ("items", "nbytes", "__weakref__")
 
     def __init__(self) -> None:
-        self.items: OrderedDict[tuple[str, int], PairClasses] = OrderedDict()
+        self.items: OrderedDict[tuple[bytes, int], PairClasses] = OrderedDict()
         self.nbytes = 0
 
 
@@ -163,7 +153,7 @@ _CACHE: "weakref.WeakKeyDictionary[TokenTrie, _Entries]" = weakref.WeakKeyDictio
 
 def pair_classes(trie: TokenTrie, dfa: ByteDFA, state: int) -> PairClasses:
     """The classes of ``(dfa, state)`` over ``trie`` (cached by DFA content)."""
-    key = (dfa_digest(dfa), int(state))
+    key = (content_key(dfa), int(state))
     entries = _CACHE.get(trie)
     if entries is not None:
         hit = entries.items.get(key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Callable
 
 import numpy as np
 
@@ -102,11 +103,11 @@ class TokenTrie:
         return cls(tuple(level_bytes), tuple(level_parent), ids_sorted, end_level, end_node,
                    tuple(child_lo), tuple(child_hi), level_offset, token_global)
 
-    def walk_live(self, table_flat: np.ndarray,
+    def walk_live(self, step: Callable[[np.ndarray, np.ndarray], np.ndarray],
                   state: int) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-        """Walk a DFA over the trie from ``state``: ``(final, nodes, states)``. States are
-        shifted by one: ``table_flat`` is the raveled ``[n + 1, 256]`` table whose row 0
-        (dead) is all 0 and whose row ``s + 1`` holds state ``s``'s successors plus one.
+        """Walk an automaton over the trie from ``state``: ``(final, nodes, states)``.
+        ``step(states, bytes)`` gives the successors (int32 arrays); 0 is the dead state
+        and must stay dead (an automaton with states shifted by one and an all-0 row 0).
 
         While most of a level is alive every node is computed from its parent with two
         gathers, into ``final`` (int32 per global node, 0 = dead); once the live part is
@@ -120,7 +121,8 @@ class TokenTrie:
         final = None
         got_nodes: list[np.ndarray] = []
         got_states: list[np.ndarray] = []
-        cur = table_flat.take(state * 256 + self.level_bytes[0].astype(np.int64))
+        cur = step(np.full(len(self.level_bytes[0]), state, dtype=np.int32),
+                   self.level_bytes[0])
         nodes = None  # None: ``cur`` is the whole level (0 where dead); else live nodes
         for i in range(self.depth):
             off = int(self.level_offset[i])
@@ -143,10 +145,7 @@ class TokenTrie:
             if i + 1 == self.depth or not len(cur):
                 break
             if nodes is None:
-                idx = cur[self.level_parent[i + 1]].astype(np.int64)
-                idx <<= 8
-                idx += self.level_bytes[i + 1]
-                cur = table_flat.take(idx)
+                cur = step(cur[self.level_parent[i + 1]], self.level_bytes[i + 1])
             else:
                 lo = self.child_lo[i][nodes]
                 cnt = self.child_hi[i][nodes] - lo
@@ -154,9 +153,7 @@ class TokenTrie:
                 if not total:
                     break
                 child = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
-                idx = np.repeat(cur.astype(np.int64) << 8, cnt)
-                idx += self.level_bytes[i + 1][child]
-                nxt = table_flat.take(idx)
+                nxt = step(np.repeat(cur, cnt), self.level_bytes[i + 1][child])
                 keep = nxt > 0
                 nodes = child[keep]
                 cur = nxt[keep]
