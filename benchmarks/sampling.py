@@ -124,6 +124,22 @@ def make_walks(vocab, path, regime: str, seed: int) -> list:
     return walks
 
 
+def timed_walk_of(compiled, steps, times: list | None, prepare, body) -> None:
+    """Walk ``steps`` with a fresh matcher: ``prepare(logits)`` untimed, then
+    ``body(logits, matcher)`` timed (appended to ``times`` unless None), then the token."""
+    clock = time.perf_counter
+    m = compiled.matcher()
+    for tok, t, _ in steps:
+        if prepare is not None:
+            prepare(t)
+        t0 = clock()
+        body(t, m)
+        dt = clock() - t0
+        if times is not None:
+            times.append(dt)
+        m.accept(tok)
+
+
 def run(walks, repeat: int, seed: int) -> dict:
     """Each method walks every regex alone (1 warm-up walk + ``repeat`` timed walks)."""
     awrs = AdaptiveRejectionSampler(seed=seed)
@@ -153,44 +169,26 @@ def run(walks, repeat: int, seed: int) -> dict:
                     res["fb"].append(s.fell_back)
                     res["z"].append(z)
                 m.accept(tok)
-            m = compiled.matcher()  # AWRS on hot logits
-            for tok, t, _ in steps:
-                np.copyto(hot.numpy(), t.numpy())
-                t0 = clock()
-                awrs.sample(hot, m)
-                dt = clock() - t0
-                if timed_walk:
-                    res["awrs_hot"].append(dt)
-                m.accept(tok)
-            m = compiled.matcher()  # fill + apply, batch 1
-            for tok, t, _ in steps:
-                np.copyto(work1[0], t.numpy())
-                t0 = clock()
+            out = (lambda k: res[k]) if timed_walk else (lambda k: None)
+
+            def fill_apply1(t, m):
                 m.fill_bitmask(bm1)
                 apply_bitmask(work1, bm1)
-                dt = clock() - t0
-                if timed_walk:
-                    res["fill_apply1"].append(dt)
-                m.accept(tok)
-            m = compiled.matcher()  # fill + apply, batch 32 (32 sequences in one state)
-            for tok, t, _ in steps:
-                np.copyto(work32, t.numpy()[None])
-                t0 = clock()
+
+            def fill_apply32(t, m):  # 32 sequences in one state
                 for i in range(32):
                     m.fill_bitmask(bm32, i)
                 apply_bitmask(work32, bm32)
-                dt = clock() - t0
-                if timed_walk:
-                    res["fill_apply32"].append(dt)
-                m.accept(tok)
-            m = compiled.matcher()  # the whole MaskedSampler
-            for tok, t, _ in steps:
-                t0 = clock()
-                masked.sample(t, m)
-                dt = clock() - t0
-                if timed_walk:
-                    res["masked"].append(dt)
-                m.accept(tok)
+
+            timed_walk_of(compiled, steps, out("awrs_hot"),  # AWRS on hot logits
+                          lambda t: np.copyto(hot.numpy(), t.numpy()),
+                          lambda t, m: awrs.sample(hot, m))
+            timed_walk_of(compiled, steps, out("fill_apply1"),
+                          lambda t: np.copyto(work1[0], t.numpy()), fill_apply1)
+            timed_walk_of(compiled, steps, out("fill_apply32"),
+                          lambda t: np.copyto(work32, t.numpy()[None]), fill_apply32)
+            timed_walk_of(compiled, steps, out("masked"), None,  # the whole MaskedSampler
+                          lambda t, m: masked.sample(t, m))
     return res
 
 
