@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -10,8 +12,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-# tests never write into the user's cache directory
-os.environ.setdefault("BYTEGRAM_CACHE_DIR", tempfile.mkdtemp(prefix="bytegram-test-cache-"))
+# tests never write into the user's cache directory; the scratch one goes when the process
+# (each xdist worker has its own) exits
+if "BYTEGRAM_CACHE_DIR" not in os.environ:
+    os.environ["BYTEGRAM_CACHE_DIR"] = tempfile.mkdtemp(prefix="bytegram-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["BYTEGRAM_CACHE_DIR"], True)
 
 
 def data_dir() -> Path:
