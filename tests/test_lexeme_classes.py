@@ -61,6 +61,8 @@ def _check_all_states(trie, tokens, dfa):
     n = len(tokens)
     for q in range(dfa.n_states):
         got = lexeme_classes.pair_classes(trie, dfa, q)
+        for cls in (got.inside, got.completes):  # positions: sorted, each once
+            assert cls.dtype == bool or bool(np.all(np.diff(cls) > 0)), q
         inside, completes = reference_pair_classes(tokens, dfa, q)
         assert np.array_equal(_dense(got.inside, n), inside), ("inside", q)
         assert np.array_equal(_dense(got.completes, n), completes), ("completes", q)
@@ -141,3 +143,36 @@ def test_split_masks_equal_full_walk(gpt2_vocab, which, order):
                 break
             tok = int(rng.choice(text))
             assert a.accept(tok) and b.accept(tok)
+
+
+def test_residual_key_is_the_language_from_a_state():
+    """Equal digests for states whose automata are the same up to numbering (in different
+    DFAs), different digests when acceptance or a transition differs, None past the bound."""
+    from bytegram.grammar.dfa import residual_key
+
+    a = regex_to_dfa(r'"[a-z]*"')
+    b = regex_to_dfa(r'[0-9]+"[a-z]*"')
+    qa = a.step(a.start, b'"')
+    qb = b.step(b.start, b'12"')
+    assert residual_key(a, qa) == residual_key(b, qb)
+    assert residual_key(a, qa) != residual_key(a, a.start)
+    c = regex_to_dfa(r'"[a-z]*"?')  # the closing quote optional: the state after '"' accepts
+    assert residual_key(c, c.step(c.start, b'"')) != residual_key(a, qa)
+    d = regex_to_dfa(r'"[a-y]*"')  # one byte fewer on the loop
+    assert residual_key(d, d.step(d.start, b'"')) != residual_key(a, qa)
+    long = regex_to_dfa(r"[a-z]{0,100}")
+    assert residual_key(long, long.start) is None
+    assert residual_key(long, long.start, max_states=200) is not None
+
+
+def test_pieces_shared_across_dfas_and_states(small_vocab, monkeypatch):
+    """Classes assembled from pieces cached by other states and by other DFAs with the same
+    tail (every lookup across DFAs enabled) equal the reference at every state."""
+    monkeypatch.setattr(lexeme_classes, "_SHARE_MIN", 0)
+    lexeme_classes.clear_cache()
+    vi = vocab_index(small_vocab)
+    tokens = [vi.text_bytes[i] for i in vi.trie.token_ids.tolist()]
+    for pattern in (r'"(?:[^"\\]|\\.)*"', r'[a-z_]{1,3}"(?:[^"\\]|\\.)*"',
+                    r'"(?:[^"\\]|\\.)*"[0-9]?', r'(?:"(?:[^"\\]|\\.)*",)+'):
+        _check_all_states(vi.trie, tokens, regex_to_dfa(pattern))
+    lexeme_classes.clear_cache()

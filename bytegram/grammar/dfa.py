@@ -285,6 +285,47 @@ def content_key(dfa: "ByteDFA") -> bytes:
     return key
 
 
+def residual_key(dfa: "ByteDFA", state: int, *, max_states: int = 64) -> bytes | None:
+    """A digest of the part of ``dfa`` reachable from ``state``, numbered breadth-first
+    (successors by byte): equal digests mean isomorphic automata from the two states, hence
+    equal behaviour on every input, across different DFAs. None when more than
+    ``max_states`` states are reachable (the search stops there). Memoized per object."""
+    memo = dfa.__dict__.get("_residual")
+    if memo is None:
+        memo = {}
+        object.__setattr__(dfa, "_residual", memo)
+    got = memo.get((state, max_states), False)
+    if got is not False:
+        return got
+    t = dfa.transitions
+    pos = np.full(t.shape[0] + 1, -1, dtype=np.int64)
+    pos[-1] = 0  # (dead successors, -1, read this slot: never new)
+    pos[state] = 0
+    order = [state]
+    front = order
+    key: bytes | None = None
+    while front:
+        succ = t[front].ravel()
+        new = succ[pos[succ] < 0].tolist()
+        if not new:
+            break
+        front = list(dict.fromkeys(new))  # in order of discovery
+        if len(order) + len(front) > max_states:
+            order = []
+            break
+        pos[front] = np.arange(len(order), len(order) + len(front))
+        order += front
+    if order:
+        sub = t[order]
+        relabeled = pos[sub]
+        relabeled[sub < 0] = -1
+        h = hashlib.blake2b(relabeled.astype(np.int32).tobytes(), digest_size=20)
+        h.update(dfa.accepting[order].tobytes())
+        key = h.digest()
+    memo[(state, max_states)] = key
+    return key
+
+
 def mark_minimal(dfa: "ByteDFA", *, canonical: bool = False) -> "ByteDFA":
     """Record that ``dfa`` is trimmed and minimal (``canonical``: also numbered as
     ``minimize()`` numbers, start 0 and breadth-first), so that ``minimize()`` returns it

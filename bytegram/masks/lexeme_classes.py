@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..grammar.dfa import ByteDFA, content_key
+from ..grammar.dfa import ByteDFA, content_key, residual_key
 from .trie import TokenTrie
 
 __all__ = ["PairClasses", "pair_classes", "mark", "clear_cache"]
@@ -83,44 +83,156 @@ def _shifted(dfa: ByteDFA) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _ranges(lo: np.ndarray, hi: np.ndarray, n: int, *, disjoint: bool) -> np.ndarray:
-    """The union of ``[lo, hi)`` ranges of ``0..n`` as a class (sorted positions or bools)."""
+    """The union of ``[lo, hi)`` ranges of ``0..n`` as a class (sorted positions or bools);
+    ``disjoint``: the ranges do not overlap (in any order)."""
     cnt = hi - lo
     size = int(cnt.sum())
     if size * _DENSE <= n:
         keep = cnt > 0
         lo, cnt = lo[keep], cnt[keep]
         pos = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(size)
-        return pos if disjoint else np.unique(pos)  # (nested ranges repeat positions)
+        return np.sort(pos) if disjoint else np.unique(pos)  # (nested ranges repeat)
     diff = np.bincount(lo, minlength=n + 1) - np.bincount(hi, minlength=n + 1)
     return np.cumsum(diff[:n]) > 0
 
 
-def _compute(trie: TokenTrie, dfa: ByteDFA, state: int) -> PairClasses:
-    """One walk of the live part of the trie: a token is ``inside`` when its own node is
-    alive in a state with a way on, and ``completes`` when its node or an ancestor (or the
-    start) is accepting: tokens below a node are one range of trie positions."""
+_SHARE_MIN = 4096  # missing pieces of a state weighing this many tokens look across DFAs
+
+
+def _compute(trie: TokenTrie, dfa: ByteDFA, state: int, entries: "_Entries") -> PairClasses:
+    """Assemble the classes from per-first-byte pieces: the tokens below the depth-1 node of
+    byte ``b`` depend only on the automaton from ``s = dfa(state, b)``, so a piece is cached
+    under ``(DFA content, s, node)`` and shared by every state with the same successor on
+    ``b`` (most bytes of a string, a key or a name lead to the same state from most of its
+    states). When a state's missing pieces are large, they are also looked up by the digest
+    of the automaton reachable from ``s`` (``residual_key``): the tail of a JSON string is
+    the same in most string terminals of most grammars. The rest come from one walk."""
+    n_tok = len(trie.token_ids)
+    end_hi, sub_lo, sub_hi = trie.node_ranges
+    ck = content_key(dfa)
+    succ = dfa.transitions[state].take(trie.level_bytes[0])  # per depth-1 node; -1 dead
+    roots = np.flatnonzero(succ >= 0)
+    pieces: dict[int, tuple] = {}
+    missing: dict[int, list[int]] = {}  # successor state -> depth-1 nodes
+    get = entries.items.get
+    for j, s in zip(roots.tolist(), succ[roots].tolist()):
+        hit = get(("piece", ck, s, j))
+        if hit is None:
+            missing.setdefault(s, []).append(j)
+        else:
+            pieces[j] = hit
+    todo: list[tuple[int, list[tuple]]] = []  # (node, keys to store its piece under)
+    for s, nodes in missing.items():
+        rk = None
+        if int((sub_hi[nodes] - sub_lo[nodes]).sum()) >= _SHARE_MIN:
+            rk = residual_key(dfa, s)
+        for j in nodes:
+            keys = [("piece", ck, s, j)]
+            if rk is not None:
+                hit = get(("piece", rk, j))
+                if hit is not None:
+                    pieces[j] = hit
+                    continue
+                keys.append(("piece", rk, j))
+            todo.append((j, keys))
+    if todo:
+        pieces.update(_walk_pieces(trie, dfa, succ, todo, entries))
+    return _assemble(pieces, sub_lo, sub_hi, n_tok, bool(dfa.accepting[state]))
+
+
+def _assemble(pieces: dict[int, tuple], sub_lo: np.ndarray, sub_hi: np.ndarray, n_tok: int,
+              accepting: bool) -> PairClasses:
+    """The classes over every token from the pieces of the live depth-1 subtrees (the
+    others are neither inside nor complete); ``accepting``: the lexeme may end before the
+    token, so every token completes it. Sparse pieces concatenate into sorted positions
+    without a pass over the vocabulary."""
+    order = sorted(pieces)
+    if not accepting and all(pieces[j][0].dtype != bool and pieces[j][1].dtype != bool
+                             for j in order):
+        empty = np.zeros(0, dtype=np.int64)
+        inside = np.concatenate([empty] + [pieces[j][0] for j in order])
+        completes = np.concatenate([empty] + [pieces[j][1] for j in order])
+        return PairClasses(_fix(inside, n_tok), _fix(completes, n_tok))
+    inside = np.zeros(n_tok, dtype=bool)
+    completes = np.full(n_tok, accepting, dtype=bool)
+    for j in order:
+        p_in, p_done, off, _ = pieces[j]
+        lo, hi = int(sub_lo[j]), int(sub_hi[j])
+        for acc, flags in ((inside, p_in), (completes, p_done)):
+            if flags.dtype == bool:
+                acc[lo:hi] |= flags[lo - off: hi - off]
+            else:
+                acc[flags] = True
+    return PairClasses(_fix(inside, n_tok), _fix(completes, n_tok))
+
+
+def _walk_pieces(trie: TokenTrie, dfa: ByteDFA, succ: np.ndarray,
+                 todo: list[tuple[int, list[tuple]]], entries: "_Entries"
+                 ) -> dict[int, tuple]:
+    """One walk of the live part of the subtrees ``todo`` (depth-1 nodes, entered in states
+    ``succ``): a token is ``inside`` when its own node is alive in a state with a way on,
+    and ``completes`` when its node or an ancestor below the root is accepting (tokens below
+    a node are one range of trie positions). Each subtree's piece is cached."""
     n_tok = len(trie.token_ids)
     end_hi, sub_lo, sub_hi = trie.node_ranges
     table, inside_st, accepting_st = _shifted(dfa)
 
     def step(states: np.ndarray, data: np.ndarray) -> np.ndarray:
-        idx = states.astype(np.int64) << 8
-        idx += data
-        return table.take(idx)
+        states <<= 8  # (a fresh array: walk_live's contract)
+        states += data
+        return table.take(states)
 
-    final, nodes, states = trie.walk_live(step, state + 1)
+    roots = [j for j, _ in todo]
+    first = np.zeros(len(succ), dtype=np.int32)
+    first[roots] = succ[roots] + 1
+    final, nodes, states = trie.walk_live(step, first=first)
+    spans = [(j, int(sub_lo[j]), int(sub_hi[j])) for j, _ in todo]
     if final is not None:  # a dense walk: every node's state
         inside = inside_st[final[trie.token_global]]
         acc = np.flatnonzero(accepting_st[final])
-    else:
+        diff = np.bincount(sub_lo[acc], minlength=n_tok + 1)
+        diff -= np.bincount(sub_hi[acc], minlength=n_tok + 1)
+        completes = np.cumsum(diff[:n_tok]) > 0  # (nested ranges: counts, not flags)
+    else:  # a small walk: its live nodes only
         ins = nodes[inside_st[states]]
         inside = _ranges(sub_lo[ins], end_hi[ins], n_tok, disjoint=True)
         acc = nodes[accepting_st[states]]
-    if dfa.accepting[state]:
-        completes = np.ones(n_tok, dtype=bool)
-    else:
         completes = _ranges(sub_lo[acc], sub_hi[acc], n_tok, disjoint=False)
-    return PairClasses(_fix(inside, n_tok), _fix(completes, n_tok))
+    inside.setflags(write=False)
+    completes.setflags(write=False)
+    # a piece: (inside, completes, offset, bytes); each class either sorted positions (its
+    # own) or flags read at [lo - offset, hi - offset): views of the whole walk's arrays
+    # when the walk covered much of the vocabulary, else copies of its own range (a few
+    # small pieces must not keep whole arrays alive)
+    shared = sum(hi - lo for _, lo, hi in spans) * 4 >= n_tok
+    out = {}
+    with _LOCK:
+        for (j, keys), (_, lo, hi) in zip(todo, spans):
+            cls = []
+            for flags in (inside, completes):
+                if flags.dtype != bool:
+                    a, b = np.searchsorted(flags, (lo, hi)).tolist()
+                    cls.append(flags[a:b])
+                elif shared:
+                    cls.append(flags)
+                else:
+                    cls.append(flags[lo:hi].copy())
+            piece = out[j] = (cls[0], cls[1], 0 if shared else lo,
+                              sum(min(c.nbytes, hi - lo) for c in cls))
+            for k in keys:
+                if k not in entries.items:
+                    entries.items[k] = piece
+                    entries.nbytes += piece[3]
+    return out
+
+
+def _dense(cls: np.ndarray, n: int) -> np.ndarray:
+    """A class as a bool array over ``n`` tokens."""
+    if cls.dtype == bool:
+        return cls
+    flags = np.zeros(n, dtype=bool)
+    flags[cls] = True
+    return flags
 
 
 def _fix(cls: np.ndarray, n: int) -> np.ndarray:
@@ -139,38 +251,46 @@ def _fix(cls: np.ndarray, n: int) -> np.ndarray:
 # -- the process-wide cache ------------------------------------------------------------------
 
 class _Entries:
-    """The cached classes of one trie, oldest first, and their size in bytes."""
+    """The cached classes and first-byte pieces of one trie, least recently used first, and
+    their size in bytes. Keys: ``("pair", DFA content, state)`` -> ``PairClasses``;
+    ``("piece", DFA content, successor state, depth-1 node)`` -> (inside, completes)."""
 
     __slots__ = ("items", "nbytes", "__weakref__")
 
     def __init__(self) -> None:
-        self.items: OrderedDict[tuple[bytes, int], PairClasses] = OrderedDict()
+        self.items: OrderedDict[tuple, object] = OrderedDict()
         self.nbytes = 0
 
 
 _CACHE: "weakref.WeakKeyDictionary[TokenTrie, _Entries]" = weakref.WeakKeyDictionary()
 
 
+def _entries(trie: TokenTrie) -> _Entries:
+    entries = _CACHE.get(trie)
+    if entries is None:
+        with _LOCK:
+            entries = _CACHE.get(trie)
+            if entries is None:
+                entries = _CACHE[trie] = _Entries()
+    return entries
+
+
 def pair_classes(trie: TokenTrie, dfa: ByteDFA, state: int) -> PairClasses:
     """The classes of ``(dfa, state)`` over ``trie`` (cached by DFA content)."""
-    key = (content_key(dfa), int(state))
-    entries = _CACHE.get(trie)
-    if entries is not None:
-        hit = entries.items.get(key)
-        if hit is not None:
-            with _LOCK:
-                if key in entries.items:
-                    entries.items.move_to_end(key)
-            return hit
-    got = _compute(trie, dfa, state)
+    key = ("pair", content_key(dfa), int(state))
+    entries = _entries(trie)
+    hit = entries.items.get(key)
+    if hit is not None:
+        with _LOCK:
+            if key in entries.items:
+                entries.items.move_to_end(key)
+        return hit  # type: ignore[return-value]
+    got = _compute(trie, dfa, int(state), entries)
     with _LOCK:
-        entries = _CACHE.get(trie)
-        if entries is None:
-            entries = _CACHE[trie] = _Entries()
         if key not in entries.items:
             entries.items[key] = got
             entries.nbytes += got.nbytes
-            _evict()
+        _evict()
     return got
 
 
@@ -183,8 +303,9 @@ def _evict() -> None:
         if not largest.items:
             return
         _, old = largest.items.popitem(last=False)
-        largest.nbytes -= old.nbytes
-        total -= old.nbytes
+        size = old.nbytes if isinstance(old, PairClasses) else old[3]
+        largest.nbytes -= size
+        total -= size
 
 
 def clear_cache() -> None:

@@ -104,10 +104,14 @@ class TokenTrie:
                    tuple(child_lo), tuple(child_hi), level_offset, token_global)
 
     def walk_live(self, step: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                  state: int) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+                  state: int | None = None, *, first: np.ndarray | None = None
+                  ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """Walk an automaton over the trie from ``state``: ``(final, nodes, states)``.
-        ``step(states, bytes)`` gives the successors (int32 arrays); 0 is the dead state
-        and must stay dead (an automaton with states shifted by one and an all-0 row 0).
+        ``step(states, bytes)`` gives the successors (int32 arrays; ``states`` is always a
+        fresh array that the step may overwrite); 0 is the dead state and must stay dead (an
+        automaton with states shifted by one and an all-0 row 0).
+        ``first`` instead of ``state``: the states of the depth-1 nodes (one per first
+        byte, 0 = not walked), so that a walk can cover only some first-byte subtrees.
 
         While most of a level is alive every node is computed from its parent with two
         gathers, into ``final`` (int32 per global node, 0 = dead); once the live part is
@@ -121,8 +125,11 @@ class TokenTrie:
         final = None
         got_nodes: list[np.ndarray] = []
         got_states: list[np.ndarray] = []
-        cur = step(np.full(len(self.level_bytes[0]), state, dtype=np.int32),
-                   self.level_bytes[0])
+        if first is not None:
+            cur = np.asarray(first, dtype=np.int32)
+        else:
+            cur = step(np.full(len(self.level_bytes[0]), state, dtype=np.int32),
+                       self.level_bytes[0])
         nodes = None  # None: ``cur`` is the whole level (0 where dead); else live nodes
         for i in range(self.depth):
             off = int(self.level_offset[i])
@@ -145,7 +152,7 @@ class TokenTrie:
             if i + 1 == self.depth or not len(cur):
                 break
             if nodes is None:
-                cur = step(cur[self.level_parent[i + 1]], self.level_bytes[i + 1])
+                cur = step(cur.take(self.level_parent[i + 1]), self.level_bytes[i + 1])
             else:
                 lo = self.child_lo[i][nodes]
                 cnt = self.child_hi[i][nodes] - lo
