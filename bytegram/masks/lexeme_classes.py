@@ -14,7 +14,13 @@ is a few thousand tokens instead of the whole vocabulary.
 
 Results depend only on the DFA's content, the state and the trie, so they are cached
 process-wide (keyed by a digest of the DFA, per trie, bounded by bytes): every grammar that
-uses the same string terminal shares them.
+uses the same string terminal shares them. Below that, the classes are assembled from
+per-first-byte *pieces*: the tokens under the trie's depth-1 node for byte ``b`` depend only
+on the automaton from ``dfa(q, b)``, so a piece is cached under that successor state and
+reused by every state that shares it (along a key or a string most bytes lead to the same
+state), and, when it is large, under a digest of the automaton reachable from the successor
+(``grammar.dfa.residual_key``), which most string terminals of most grammars share. A walk
+covers only the missing subtrees.
 """
 
 from __future__ import annotations
@@ -155,14 +161,23 @@ def _assemble(pieces: dict[int, tuple], sub_lo: np.ndarray, sub_hi: np.ndarray, 
         return PairClasses(_fix(inside, n_tok), _fix(completes, n_tok))
     inside = np.zeros(n_tok, dtype=bool)
     completes = np.full(n_tok, accepting, dtype=bool)
-    for j in order:
-        p_in, p_done, off, _ = pieces[j]
-        lo, hi = int(sub_lo[j]), int(sub_hi[j])
-        for acc, flags in ((inside, p_in), (completes, p_done)):
-            if flags.dtype == bool:
-                acc[lo:hi] |= flags[lo - off: hi - off]
-            else:
+    for c, acc in enumerate((inside, completes)):
+        run = None  # [flags, offset, lo, hi]: adjacent subtrees read from one array
+        for j in order:
+            piece = pieces[j]
+            flags, off = piece[c], piece[2]
+            lo, hi = int(sub_lo[j]), int(sub_hi[j])
+            if flags.dtype != bool:
                 acc[flags] = True
+            elif run is not None and run[0] is flags and run[1] == off and run[3] == lo:
+                run[3] = hi
+                continue
+            else:
+                if run is not None:
+                    acc[run[2]:run[3]] |= run[0][run[2] - run[1]: run[3] - run[1]]
+                run = [flags, off, lo, hi]
+        if run is not None:
+            acc[run[2]:run[3]] |= run[0][run[2] - run[1]: run[3] - run[1]]
     return PairClasses(_fix(inside, n_tok), _fix(completes, n_tok))
 
 
@@ -188,8 +203,12 @@ def _walk_pieces(trie: TokenTrie, dfa: ByteDFA, succ: np.ndarray,
     final, nodes, states = trie.walk_live(step, first=first)
     spans = [(j, int(sub_lo[j]), int(sub_hi[j])) for j, _ in todo]
     if final is not None:  # a dense walk: every node's state
-        inside = inside_st[final[trie.token_global]]
-        acc = np.flatnonzero(accepting_st[final])
+        inside = inside_st.take(final.take(trie.token_global))
+        acc_states = np.flatnonzero(accepting_st)
+        if len(acc_states) == 1:  # (a comparison is cheaper than a gather)
+            acc = np.flatnonzero(final == acc_states[0])
+        else:
+            acc = np.flatnonzero(accepting_st.take(final))
         diff = np.bincount(sub_lo[acc], minlength=n_tok + 1)
         diff -= np.bincount(sub_hi[acc], minlength=n_tok + 1)
         completes = np.cumsum(diff[:n_tok]) > 0  # (nested ranges: counts, not flags)
