@@ -76,6 +76,8 @@ class LexerSpace:
         self.ign = tables.n_terminals + 1  # pseudo-terminal: an ignored lexeme ended
         self.ignore_mask = tables.ignore_mask
         self._tt = [d.transitions for d in tables.terminal_dfas]
+        # per terminal and DFA state: whether some byte continues the lexeme (on demand)
+        self._has_out: list[list[bool] | None] = [None] * len(self._tt)
         self._acc = [d.accepting.tolist() for d in tables.terminal_dfas]
         self._start = [d.start for d in tables.terminal_dfas]
         self.max_walk_states = max_walk_states
@@ -240,9 +242,17 @@ class LexerSpace:
         its completions say all there is to say, so the walk drops it)."""
         flag = self._dead_end.get(lex)
         if flag is None:
-            flag = bool(self.lex_items[lex]) and all(x < 0 for x in self.lex_row(lex))
+            items = self.lex_items[lex]  # (read off the DFAs: no lexer row to build)
+            flag = bool(items) and not any(self._continues(t)[q] for t, q in items)
             self._dead_end[lex] = flag
         return flag
+
+    def _continues(self, term: int) -> list[bool]:
+        """Per state of ``term``'s DFA: whether some byte leads on."""
+        flags = self._has_out[term]
+        if flags is None:
+            flags = self._has_out[term] = (self._tt[term] >= 0).any(axis=1).tolist()
+        return flags
 
     def after(self, term: int) -> int:
         """The lexer state that starts the next lexeme once ``term`` is complete: a fresh
