@@ -192,3 +192,147 @@ def test_large_vocabulary_paths():
     assert not any(s.fell_back for s in samples)
     ref = reference_distribution(peaked, allowed, SamplingParams())
     assert chi2_pvalue(counts_of(samples, vocab.size), ref) > 1e-4
+
+
+# ---------------------------------------------------------------------------------------
+# the per-column envelope: its bounds, and points placed one at a time (by block and slot)
+# or in vectorized blocks (by a running sum over every slot) against the exact process
+
+# (width, columns, temperature, logit scale, logit offset): a remainder slot and blocks of 2
+# slots; a remainder and a partial last block (100 columns = 8 blocks of 12 + 4); large
+# logits (the margin of the float32 rates under exp(M)); blocks of one slot
+ENVELOPE_ROWS = [(257, 16, 1.0, 2.0, 0.0), (1009, 100, 0.7, 2.5, 0.0),
+                 (2011, 64, 1.0, 1.5, 900.0), (40, 8, 1.3, 1.0, -50.0)]
+
+
+def column_envelope(width: int, columns: int, temperature: float, scale: float,
+                    offset: float, seed: int):
+    """(sampler, row, prepared row) with the per-column envelope forced on a random row."""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(width) * scale + offset).astype(np.float32)
+    aw = force_tail(AdaptiveRejectionSampler(seed=seed, temperature=temperature),
+                    columns=columns, max_cols=2, deltas=(1.0, 0.0))
+    aw._GLOBAL_GAIN = 0.0
+    ctx = aw._prepare(x, None)
+    assert ctx.glob_rate is None and ctx.n_tail > width // 2
+    return aw, x, ctx
+
+
+def tail_weights(ctx, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(tail ids, their exact weights exp(s - M), their envelope slots)."""
+    s = (x * ctx.inv).astype(np.float32).astype(np.float64)
+    ids = np.flatnonzero(x < ctx.tau_raw)
+    lay = ctx.lay
+    slot = np.where(ids < lay.rows * lay.cols, ids % lay.cols, lay.cols)
+    return ids, np.exp(s[ids] - ctx.M), slot
+
+
+@pytest.mark.parametrize("config", range(len(ENVELOPE_ROWS)))
+def test_column_envelope_bounds(config):
+    """Every tail token's weight is at most its slot's float32 rate; the slot weights sum to
+    at most ``env`` (and not much less); each block's bound covers its slots' exact weight,
+    and the blocks' total is at most ``env``."""
+    for seed in range(25):
+        aw, x, ctx = column_envelope(*ENVELOPE_ROWS[config], seed=seed)
+        ids, w, slot = tail_weights(ctx, x)
+        rate = ctx.env_rate.astype(np.float64)
+        assert (w <= rate[slot]).all()
+        lay = ctx.lay
+        slot_w = rate * lay.rows
+        if lay.n_rem:
+            slot_w[-1] = rate[-1] * lay.n_rem
+        assert slot_w.sum() <= ctx.env <= slot_w.sum() * (1 + 1e-3)
+        blocks = np.diff(ctx._blocks(), prepend=0.0)
+        main_w = slot_w[: lay.cols]
+        exact = [main_w[b: b + lay.blk].sum() for b in range(0, lay.cols, lay.blk)]
+        if lay.n_rem:
+            exact.append(slot_w[-1])
+        assert len(blocks) == len(exact)
+        assert (blocks >= np.array(exact) * (1 - 1e-12)).all()
+        assert ctx._blocks()[-1] <= ctx.env
+        for b in range(len(exact) - (1 if lay.n_rem else 0)):
+            slots = ctx._block_cum(b)  # that block's slots only
+            assert len(slots) == len(range(b * lay.blk, min((b + 1) * lay.blk, lay.cols)))
+            assert slots[-1] * lay.rows == pytest.approx(exact[b], rel=1e-12)
+
+
+class _ScriptedRng:
+    """Stands in for the sampler's generator: ``random()`` returns the scripted values in
+    turn, ``integers(n)`` returns 0 (the first row of the layout)."""
+
+    def __init__(self, values):
+        self.values = list(values)
+
+    def random(self, size=None):
+        return self.values.pop(0)
+
+    def integers(self, n, size=None):
+        return 0 if size is None else np.zeros(size, dtype=np.int64)
+
+
+@pytest.mark.parametrize("config", range(len(ENVELOPE_ROWS)))
+def test_single_point_placement_by_block_and_slot(config):
+    """``propose_one`` with scripted randomness: a point in the middle of a slot's interval
+    lands in that slot (kept when it is a tail token and the thinning draw is 0); a point in
+    a block's slack past its slots, or past the blocks' total, is no token."""
+    aw, x, ctx = column_envelope(*ENVELOPE_ROWS[config], seed=7)
+    lay = ctx.lay
+    blocks = ctx._blocks()
+    n_main = len(blocks) - (1 if lay.n_rem else 0)
+    for b in range(len(blocks)):
+        start = blocks[b - 1] if b else 0.0
+        if b >= n_main:  # the remainder slot: its first token
+            want = lay.rows * lay.cols
+            u = start + 0.5 * (blocks[b] - start)
+            got = ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0]))
+            assert got == (want if x[want] < ctx.tau_raw else -1)
+            continue
+        slots = ctx._block_cum(b)
+        prev = 0.0
+        for j, edge in enumerate(slots):
+            c = b * lay.blk + j
+            u = start + 0.5 * (prev + edge) * lay.rows
+            prev = edge
+            got = ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0]))
+            assert got == (c if x[c] < ctx.tau_raw else -1), (b, j)
+        slack = blocks[b] - start - slots[-1] * lay.rows
+        assert slack > 0
+        u = blocks[b] - 0.25 * slack
+        assert ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0])) == -1
+    if ctx.env > blocks[-1]:
+        u = 0.5 * (blocks[-1] + ctx.env)
+        assert ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0])) == -1
+    # vectorized: the middle of every slot's interval in the running sum, then past it
+    cum = ctx._env_cum()
+    mids = np.append(0.5 * (cum + np.concatenate([[0.0], cum[:-1]])), 0.5 * (cum[-1] + ctx.env))
+    assert cum[-1] < ctx.env
+    k = len(mids)
+    ids, keep = ctx.propose_many(_ScriptedRng([mids / ctx.env, np.zeros(k)]), k)
+    want = np.append(np.arange(lay.cols + (1 if lay.n_rem else 0)), -1)
+    if lay.n_rem:
+        want[lay.cols] = lay.rows * lay.cols
+    tail = np.zeros(k, dtype=bool)
+    tail[:-1] = x[want[:-1]] < ctx.tau_raw
+    assert np.array_equal(ids, np.where(tail, want, -1)) and np.array_equal(keep, tail)
+
+
+@pytest.mark.parametrize("config", range(len(ENVELOPE_ROWS)))
+def test_tail_points_follow_the_envelope(config):
+    """A point of the tail process keeps tail token ``i`` with probability
+    ``exp(s_i - M) / env`` exactly: points placed one at a time (``propose_one``: by block,
+    then slot) and in vectorized blocks (``propose_many``), chi-square over the tail tokens
+    plus the 'no token' outcome."""
+    width = ENVELOPE_ROWS[config][0]
+    aw, x, ctx = column_envelope(*ENVELOPE_ROWS[config], seed=100 + config)
+    ids, w, _ = tail_weights(ctx, x)
+    probs = np.zeros(width + 1)
+    probs[ids] = w / ctx.env
+    probs[width] = 1.0 - probs[:width].sum()
+    n = 60_000
+    one = np.array([ctx.propose_one(aw.rng) for _ in range(n)])
+    many = np.concatenate([np.where(keep, got, -1)
+                           for got, keep in (ctx.propose_many(aw.rng, 4000)
+                                             for _ in range(n // 4000))])
+    for got in (one, many):
+        counts = np.bincount(np.where(got >= 0, got, width), minlength=width + 1)
+        assert chi2_pvalue(counts, probs) > 1e-4

@@ -12,17 +12,21 @@ the candidate set ``S = {i : x_i >= tau}``; keys are drawn for ``S`` only and or
 partial sort in growing blocks (1, 8, 64, 512, all). Every other token (the tail) has a value
 bounded by ``b_c``, its column's maximum capped at ``tau``. In the time domain
 ``t_i = exp(-key_i)``, token ``i`` arrives as the first point of a Poisson process of rate
-``exp(s_i)``; the tail is simulated as one Poisson process of rate
-``env = sum_c n_c exp(b_c)`` (the envelope): each point goes to a slot chosen in proportion to
-its bound and is kept with probability ``exp(s_i - b_c)`` (thinning); points on candidates or
-on tokens already visited are dropped. The merged order is exactly the order of fresh keys over
-the whole vocabulary; the expected number of tail points before the first visit is about
-``env`` relative to the top token's weight, usually well below one. Tail points are i.i.d.
-(slot and thinning), so after the first two of a row they are drawn in vectorized blocks and
-handed out in order. When the row is flat near its top, the per-column envelope is hardly
-tighter than one rate ``exp(tau)`` for every token: points are then uniform tokens, with no
-running sums over the columns to build. ``sample_batch`` computes the column maxima of all
-rows in one call.
+``exp(s_i)``; the tail is simulated as one Poisson process whose rate ``env`` is at least
+``sum_c n_c exp(b_c)`` (the envelope): each point goes to a slot chosen in proportion to its
+bound and is kept with probability ``exp(s_i - b_c)`` (thinning); a point in the part of
+``env`` past the slots' total, or on a candidate, or on a token already visited, is dropped.
+Any upper bound works, so ``env`` is a cheap float32 sum raised by its worst-case rounding
+error. The merged order is exactly the order of fresh keys over the whole vocabulary; the
+expected number of tail points before the first visit is about ``env`` relative to the top
+token's weight, usually well below one. Tail points are i.i.d. (slot and thinning): the
+first few of a row are placed one at a time by block of up to 64 column slots, then by slot
+within the block (each block's weight an upper bound too, its excess dropped), so they need
+no running sum over every column; later ones are drawn in vectorized blocks (one running
+sum over all slots) and handed out in order. When the row is flat near its top, the
+per-column envelope is hardly tighter than one rate ``exp(tau)`` for every token: points are
+then uniform tokens, with no running sums over the columns to build. ``sample_batch``
+computes the column maxima of all rows in one call.
 
 First draw. Before any key is drawn, one attempt of a with-replacement sampler: a candidate in
 proportion to its weight, or (in proportion to ``env``) a tail point, kept with its thinning
@@ -61,10 +65,14 @@ takes the masked path. Top-p without top-k computes the row's normalizer (one pa
 the mass not yet scanned. Greedy visits by value (lowest id on ties); its weight is the
 temperature-0 limit: the fraction of the unconstrained argmax ties that are allowed.
 
-Exact means exact up to floating point: the envelope rates are float32 upper bounds with a
-1e-4 relative slack that covers their rounding; a column whose bound is below ``e^-100`` of the
-top token's weight underflows to rate 0, so its tokens (each below that relative mass) are
-never proposed. Both effects are far below the float64 rounding of any softmax.
+Exact means exact up to floating point: the per-column rates are float32 values of
+``exp(b_c - lo)`` with ``lo`` a little below ``M`` (the top value), a margin that covers the
+float32 rounding of the subtraction and of ``exp``, so each rate bounds ``exp(b_c - M)`` from
+above (the thinning compares with float64 ``exp(s_i - M)``); their sums are raised by the
+worst-case rounding error of a float32 sum of that many terms. A column whose bound is below
+about ``e^-87`` of the top token's weight gets a subnormal or zero float32 rate, so its tokens
+(each below that relative mass) may be proposed too rarely or never. This is far below the
+float64 rounding of any softmax.
 """
 
 from __future__ import annotations
@@ -85,13 +93,34 @@ from .transforms import _as_2d, _penalize_np, min_p_threshold, top_p_cutoff, tru
 __all__ = ["AdaptiveRejectionSampler"]
 
 _NEG_INF = float("-inf")
+_F32 = np.dtype(np.float32)
 _F32_NEG_INF = np.float32(-np.inf)
 _F32_INF = np.float32(np.inf)
-_LAYOUTS: dict[tuple[int, int], tuple[int, int, int]] = {}
-_ONES: dict[int, np.ndarray] = {}  # float64 ones, for sums by dot product
+_LAYOUTS: dict[tuple[int, int], "_Layout"] = {}
 _SMALL = 48  # candidate sets up to this size keep their weights in Python lists
+_SCALAR_TAIL = 8  # tail points of a row placed one by one before vectorized blocks
 _exp = math.exp
+_max_reduce = np.maximum.reduce
 _BITS32 = np.arange(32, dtype=np.int32)
+
+
+class _Layout:
+    """The ``[rows, cols]`` layout of the max pass for one width (plus a remainder of
+    ``n_rem`` tokens, the last envelope slot when nonzero), with constants of the per-column
+    envelope: float32 ones for its total (a dot product) and the starts of the blocks of
+    ``blk`` consecutive column slots that place a single tail point without a running sum
+    over every column (``_Row.propose_one``)."""
+
+    __slots__ = ("cols", "rows", "n_rem", "ones", "blk", "blk_starts")
+
+    def __init__(self, v: int, c: int) -> None:
+        self.cols = c
+        self.rows = v // c
+        self.n_rem = v - self.rows * c
+        self.ones = np.ones(c, dtype=np.float32)
+        # blocks of at most 64 slots, at most an eighth of the columns (see _Row._blocks)
+        self.blk = max(1, min(64, c // 8))
+        self.blk_starts = np.arange(0, c, self.blk)
 
 
 class _Row:
@@ -100,31 +129,36 @@ class _Row:
     Values are the float32 products ``fl(x * inv)`` the masked path computes too; ``s_rel``
     is their float64 offset from ``M`` (the largest candidate value). ``w``/``cum_list`` are
     the candidates' weights ``exp(s_rel)`` and their running sum (``W`` its total). The
-    envelope is per column (``env_rate``, slot rates relative to ``shift``) or, when that is
-    not much tighter, one rate ``glob_rate`` for every token of the row (no per-slot
-    cumulative sum to build). Tail proposals are drawn in vectorized blocks and handed out
-    one by one (``next_tail``).
+    envelope is per column (``env_rate``: float32 slot rates, upper bounds of
+    ``exp(b_c - M)``) or, when that is not much tighter, one rate ``glob_rate`` for every
+    token of the row (no per-slot cumulative sum to build). ``env`` is the total rate of the
+    tail process relative to ``M``; with per-column rates it may exceed the sum of the slot
+    weights by a small slack (a point that lands past the last slot is no token). Tail
+    points (``next_tail``): the first few of a row placed one at a time, by block of column
+    slots and then by slot (``propose_one``), later ones in vectorized blocks
+    (``propose_many``) handed out one by one. Attributes that keep their class default until
+    used cost nothing to set up: a row is prepared for every call.
     """
 
-    __slots__ = ("row", "v", "inv", "tau_raw", "tau_abs", "pen", "_ids", "_f", "_k", "_csel",
-                 "s_f32", "_s_rel", "M", "shift", "n_tail", "env", "env_rate", "env_cum",
-                 "glob_rate", "cols", "rows", "n_rem", "w", "cum_list", "W", "order_val",
-                 "tail_buf", "tail_pos", "tail_k")
+    # defaults (class attributes), shadowed on the instance when set
+    pen: set[int] | None = None
+    _ids: np.ndarray | None = None
+    n_tail = 0
+    env = 0.0
+    env_cum: np.ndarray | None = None
+    blk_cum: list[float] | None = None
+    glob_rate: float | None = None
+    cum_list: list[float] | None = None
+    _s_rel: np.ndarray | None = None
+    order_val: np.ndarray | None = None
+    tail_buf: Sequence[int] = ()
+    tail_pos = 0
+    tail_k = 1  # 1 .. _SCALAR_TAIL: scalar points; then blocks of 16, 32, ...
 
     def __init__(self, row: np.ndarray, inv: np.float32) -> None:
         self.row = row
         self.v = row.shape[0]
         self.inv = inv
-        self.n_tail = 0
-        self.env = 0.0
-        self.env_cum: np.ndarray | None = None
-        self.glob_rate: float | None = None
-        self.cum_list: list[float] | None = None
-        self._s_rel: np.ndarray | None = None
-        self.order_val: np.ndarray | None = None
-        self.tail_buf: list[int] = []
-        self.tail_pos = 0
-        self.tail_k = 1  # 1, 2: scalar points; then blocks of 16, 32, ...
 
     @property
     def s_ids(self) -> np.ndarray:
@@ -151,8 +185,8 @@ class _Row:
         ids = self._ids
         if ids is not None:
             return int(ids[j])
-        q, rem = divmod(int(self._f[j]), self._k)
-        return q * self.cols + int(self._csel[rem])
+        q, rem = divmod(self._f.item(j), self._k)
+        return q * self.cols + self._csel.item(rem)
 
     def masses(self) -> list[float]:
         """Cumulative candidate weights exp(s - M) (float64, a list for ``bisect``); sets
@@ -171,38 +205,88 @@ class _Row:
 
     def _env_cum(self) -> np.ndarray:
         """Cumulative slot weights of the per-column envelope: ``rows`` tokens per column
-        slot, ``n_rem`` in the remainder slot (the last one when ``n_rem``). float64."""
+        slot, ``n_rem`` in the remainder slot (the last one when ``n_rem``). float64; the
+        total is at most ``env``."""
         cum = self.env_cum
         if cum is None:
+            lay = self.lay
             wts = self.env_rate.astype(np.float64)
-            if self.n_rem:
-                wts[:-1] *= self.rows
-                wts[-1] *= self.n_rem
+            if lay.n_rem:
+                wts[:-1] *= lay.rows
+                wts[-1] *= lay.n_rem
+            else:
+                wts *= lay.rows
             # (torch's running sum is a few times faster than numpy's on this size)
             cum = self.env_cum = torch.cumsum(torch.from_numpy(wts), 0).numpy()
         return cum
 
+    def _blocks(self) -> list[float]:
+        """Cumulative weights of the per-column envelope by blocks of ``lay.blk`` column
+        slots (then the remainder slot), each an upper bound of its block's exact weight:
+        the float32 block sum raised by its worst-case rounding error. Their total is at
+        most ``env``, whose own margin (a sum over all the columns) exceeds what the blocks'
+        margins add up to: a block is at most an eighth of the columns (or one column). A
+        point is placed by block, then by slot within the block (``_block_cum``); the part
+        of a block past its slots' exact weight is no token."""
+        cum = self.blk_cum
+        if cum is None:
+            lay = self.lay
+            rate = self.env_rate
+            f = lay.rows * (1.0 + lay.blk * 2.0 ** -23)
+            sums = np.add.reduceat(rate[: lay.cols] if lay.n_rem else rate, lay.blk_starts)
+            wts = [x * f for x in sums.tolist()]
+            if lay.n_rem:
+                wts.append(float(rate[lay.cols]) * lay.n_rem)
+            cum = self.blk_cum = list(_accumulate(wts))
+            self.blk_slots = {}
+        return cum
+
+    def _block_cum(self, b: int) -> list[float]:
+        """Running sum of the float32 rates of the column slots of block ``b`` (float64, a
+        list for ``bisect``; one token's rate, multiply by ``rows`` for the slot)."""
+        cum = self.blk_slots.get(b)
+        if cum is None:
+            lay = self.lay
+            lo = b * lay.blk
+            cum = self.blk_slots[b] = list(_accumulate(
+                self.env_rate[lo: min(lo + lay.blk, lay.cols)].tolist()))
+        return cum
+
     def propose_one(self, rng: np.random.Generator) -> int:
         """One envelope point, placed and thinned (scalar ``propose_many``): its tail token
-        id if kept, else -1."""
+        id if kept, else -1. Per column: placed by block and slot (``_blocks``), so a few
+        points need no running sum over every column."""
         glob = self.glob_rate
+        random = rng.random
         if glob is not None:
             i = int(rng.integers(self.v))
             bound = glob
         else:
-            cum = self._env_cum()
-            ncol = self.cols
-            c = min(int(cum.searchsorted(rng.random() * cum[-1], side="right")), len(cum) - 1)
-            if c >= ncol:  # the remainder past rows * cols
-                i = self.rows * ncol + int(rng.integers(self.n_rem))
+            blocks = self._blocks()
+            u = random() * self.env
+            b = bisect_right(blocks, u)
+            if b >= len(blocks):  # past the blocks (the slack of ``env``): no token
+                return -1
+            if b:
+                u -= blocks[b - 1]
+            lay = self.lay
+            ncol = lay.cols
+            if b * lay.blk >= ncol:  # the remainder past rows * cols
+                c = ncol
+                i = lay.rows * ncol + int(rng.integers(lay.n_rem))
             else:
-                i = int(rng.integers(self.rows)) * ncol + c
+                slots = self._block_cum(b)
+                j = bisect_right(slots, u / lay.rows)
+                if j >= len(slots):  # past the block's slots (its slack): no token
+                    return -1
+                c = b * lay.blk + j
+                i = int(rng.integers(lay.rows)) * ncol + c
             bound = float(self.env_rate[c])
         x = self.row[i]
         if not x < self.tau_raw or (self.pen and i in self.pen):
             return -1
         s = float(x * self.inv) if self.inv != 1 else float(x)
-        return i if rng.random() * bound < _exp(s - self.shift) else -1
+        return i if random() * bound < _exp(s - self.M) else -1
 
     def propose_many(self, rng: np.random.Generator, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``k`` envelope points at once: token ids (-1 off the tail) and keep decisions."""
@@ -210,25 +294,33 @@ class _Row:
         if glob is not None:  # one rate for every token: a uniform token
             ids = rng.integers(self.v, size=k)
             bound = glob
+            past = None
         else:
+            lay = self.lay
             cum = self._env_cum()
-            ncol = self.cols
-            c = cum.searchsorted(rng.random(k) * cum[-1], side="right")
-            np.minimum(c, len(cum) - 1, out=c)  # (a product that rounded up to the total)
-            ids = rng.integers(self.rows, size=k)
+            ncol = lay.cols
+            c = cum.searchsorted(rng.random(k) * self.env, side="right")
+            past = c >= len(cum)  # past the slot total (the slack of ``env``): no token
+            if past.any():
+                c[past] = 0
+            else:
+                past = None
+            ids = rng.integers(lay.rows, size=k)
             ids *= ncol
             ids += c
-            if self.n_rem:
+            if lay.n_rem:
                 rem = c >= ncol
                 if rem.any():
-                    ids[rem] = self.rows * ncol + rng.integers(self.n_rem, size=int(rem.sum()))
+                    ids[rem] = lay.rows * ncol + rng.integers(lay.n_rem, size=int(rem.sum()))
             bound = self.env_rate[c]
         x = self.row[ids]
         ok = x < self.tau_raw
+        if past is not None:
+            ok &= ~past
         if self.pen:
             ok &= ~np.isin(ids, np.fromiter(self.pen, dtype=np.int64, count=len(self.pen)))
         s = (x * self.inv if self.inv != 1 else x).astype(np.float64)
-        s -= self.shift
+        s -= self.M
         np.exp(s, out=s)
         keep = rng.random(k) * bound < s
         keep &= ok
@@ -236,16 +328,16 @@ class _Row:
 
     def next_tail(self, rng: np.random.Generator) -> int:
         """One envelope point, placed and thinned: its tail token id if kept, else -1 (thinned,
-        or on a slot that is not a tail token). Points are i.i.d.: the first two are drawn one
-        by one (unless the tail outweighs the candidates), then in blocks (16 or 32, then
-        doubling) handed out in order. Needs ``masses()`` (``W``)."""
+        or on a slot that is not a tail token). Points are i.i.d.: the first ``_SCALAR_TAIL``
+        are drawn one by one (unless the tail outweighs the candidates), then in blocks (16
+        or 32, then doubling) handed out in order. Needs ``masses()`` (``W``)."""
         pos = self.tail_pos
         buf = self.tail_buf
         if pos >= len(buf):
             k = self.tail_k
-            if k <= 2:  # the first points of a row one at a time: often one or two suffice
+            if k <= _SCALAR_TAIL:  # the first points of a row one at a time: often a few suffice
                 if self.env <= self.W:
-                    self.tail_k = k + 1 if k < 2 else 16
+                    self.tail_k = k + 1 if k < _SCALAR_TAIL else 16
                     return self.propose_one(rng)
                 k = 32  # (unless the tail outweighs the candidates: many points to come)
             self.tail_k = min(2 * k, 4096)
@@ -483,6 +575,10 @@ class AdaptiveRejectionSampler:
         self._hint = 0  # index into _DELTAS of the last row's window (a search start only)
         self._inv = params.inv_temperature
         self._finv = float(self._inv)
+        self._scaled = bool(self._inv != 1)  # (a temperature other than 1)
+        self._is_greedy = params.greedy
+        self._is_truncating = params.truncates
+        self._penalized = params.repetition_penalty is not None
 
     def __repr__(self) -> str:
         return (f"AdaptiveRejectionSampler({self.params}, max_rejections="
@@ -501,7 +597,7 @@ class AdaptiveRejectionSampler:
                 row = None
         elif type(logits) is np.ndarray:
             row = logits
-        if row is None or row.ndim != 1 or row.dtype != np.float32:
+        if row is None or row.ndim != 1 or (row.dtype is not _F32 and row.dtype != _F32):
             x, _ = _as_2d(logits)
             if x.shape[0] != 1:
                 raise InvalidArgument(f"sample() takes one row of logits, got {x.shape[0]}; "
@@ -523,7 +619,8 @@ class AdaptiveRejectionSampler:
         colmax = None
         v = host.shape[1]
         if batch > 1 and v > self._DIRECT_MAX_V and self._BATCH_PASS:
-            c, r, n_rem = self._layout(v)
+            lay = self._layout(v)
+            c, r, n_rem = lay.cols, lay.rows, lay.n_rem
             colmax = host[:, : r * c].reshape(batch, r, c).max(axis=1)
             if n_rem:
                 colmax = np.concatenate([colmax, host[:, r * c:].max(axis=1, keepdims=True)],
@@ -539,17 +636,16 @@ class AdaptiveRejectionSampler:
                     colmax: np.ndarray | None = None) -> Sample:
         if matcher.is_terminated():
             return Sample(NO_TOKEN, _NEG_INF, 0, False)
-        p = self.params
-        pen = normalize_prev_ids(prev_ids) if p.repetition_penalty is not None else None
+        pen = normalize_prev_ids(prev_ids) if self._penalized else None
         ctx = self._prepare(row, pen, colmax)
         if ctx is None:
             return Sample(NO_TOKEN, _NEG_INF, 0, False)
         s_verdict = [-1] * len(ctx.s_f32)  # per candidate: -1 unchecked, else allowed
         t_verdict: dict[int, bool] = {}
-        if p.greedy:
+        if self._is_greedy:
             return self._greedy(ctx, row, matcher, pen, s_verdict)
         is_allowed = matcher.is_allowed
-        if p.truncates:
+        if self._is_truncating:
             res = self._truncated(ctx, row, matcher, pen, s_verdict)
             if isinstance(res, Sample):
                 return res
@@ -646,9 +742,10 @@ class AdaptiveRejectionSampler:
             if rejections >= self.max_rejections:
                 return self._fallback(row, matcher, pen, checks)
 
-    def _layout(self, v: int) -> tuple[int, int, int]:
-        """(columns, rows, remainder) of the max pass for width ``v``: a divisor of ``v``
-        near ``_COLUMNS`` when there is one (no remainder), else ``_COLUMNS``."""
+    def _layout(self, v: int) -> _Layout:
+        """The layout of the max pass for width ``v``: a divisor of ``v`` near ``_COLUMNS``
+        columns when there is one (no remainder), else ``_COLUMNS``. Cached per (width,
+        ``_COLUMNS``)."""
         key = (v, self._COLUMNS)
         lay = _LAYOUTS.get(key)
         if lay is None:
@@ -661,7 +758,7 @@ class AdaptiveRejectionSampler:
                 if target + d <= v and v % (target + d) == 0:
                     c = target + d
                     break
-            lay = _LAYOUTS[key] = (c, v // c, v - (v // c) * c)
+            lay = _LAYOUTS[key] = _Layout(v, c)
         return lay
 
     def _window(self, colmax: np.ndarray, m: float, finv: float) -> tuple[np.float32, np.ndarray]:
@@ -697,65 +794,81 @@ class AdaptiveRejectionSampler:
         """Candidates and tail envelope of one row; None when every value is -inf.
         ``colmax``: the row's column maxima when the caller computed them (batch pass)."""
         v = row.shape[0]
-        inv = self._inv
-        ctx = _Row(row, inv)
         if pen is not None:
             pen = pen[(pen >= 0) & (pen < v)]
             if len(pen) == 0:
                 pen = None
-        tail = v > self._DIRECT_MAX_V
-        m = _F32_NEG_INF
-        ids: np.ndarray | None
-        if not tail:
+        ctx = _Row(row, self._inv)
+        if v <= self._DIRECT_MAX_V:  # one candidate set, no tail
             ids = np.flatnonzero(row > -np.inf)
-            raw = row[ids]
-            tau_raw = _F32_NEG_INF
+            return self._candidates(ctx, ids, row[ids], _F32_NEG_INF, pen)
+        lay = _LAYOUTS.get((v, self._COLUMNS)) or self._layout(v)
+        c, r, n_rem = lay.cols, lay.rows, lay.n_rem
+        main = (row[: r * c] if n_rem else row).reshape(r, c)
+        if colmax is None:
+            colmax = _max_reduce(main, 0)
+            if n_rem:
+                colmax = np.append(colmax, row[r * c:].max())
+        m = colmax[int(colmax.argmax())]
+        if not m > _F32_NEG_INF:  # every value is -inf: only penalized ids may be finite
+            if pen is None:
+                return None
+            ids = np.zeros(0, dtype=np.int64)
+            return self._candidates(ctx, ids, row[ids], _F32_INF, pen)
+        if self._hint == 0:  # the widest window: accepted without a search when it fits
+            tau_raw = np.float32(float(m) - self._DELTAS[0] / self._finv)
+            cols = (colmax >= tau_raw).nonzero()[0]
+            if len(cols) > self._MAX_COLS:
+                tau_raw, cols = self._window(colmax, float(m), self._finv)
         else:
-            c, r, n_rem = self._layout(v)
-            main = (row[: r * c] if n_rem else row).reshape(r, c)
-            if colmax is None:
-                colmax = main.max(axis=0)
-                if n_rem:
-                    colmax = np.append(colmax, row[r * c:].max())
-            m = colmax[int(colmax.argmax())]
-            if not m > _F32_NEG_INF:  # every value is -inf
-                if pen is None:
-                    return None
-                tail = False
-                ids = np.zeros(0, dtype=np.int64)
-                raw = row[ids]
-                tau_raw = _F32_INF
-            else:
-                hint = self._hint
-                if hint == 0:  # the widest window: accepted without a search when it fits
-                    tau_raw = np.float32(float(m) - self._DELTAS[0] / self._finv)
-                    cols = (colmax >= tau_raw).nonzero()[0]
-                    if len(cols) > self._MAX_COLS:
-                        tau_raw, cols = self._window(colmax, float(m), self._finv)
-                else:
-                    tau_raw, cols = self._window(colmax, float(m), self._finv)
-                extra = None
-                if n_rem and len(cols) and cols[-1] == c:
-                    cols = cols[:-1]
-                    extra = np.flatnonzero(row[r * c:] >= tau_raw) + r * c
-                sub = main.take(cols, axis=1)  # [r, k], C order
-                f = (sub >= tau_raw).ravel().nonzero()[0]
-                raw = sub.take(f)
-                k = len(cols)
-                if extra is None and pen is None:
-                    ids = None  # built when needed (ctx.s_ids, ctx.token)
-                    n_s0 = len(raw)
-                    ctx._f = f
-                    ctx._k = k
-                    ctx._csel = cols
-                else:
-                    q, rem = np.divmod(f, k) if k else (f, f)
-                    ids = q * c
-                    if k:
-                        ids += cols[rem]
-                    if extra is not None:
-                        ids = np.concatenate([ids, extra])
-                        raw = np.concatenate([raw, row[extra]])
+            tau_raw, cols = self._window(colmax, float(m), self._finv)
+        main_cols = cols
+        extra = None
+        if n_rem and len(cols) and cols[-1] == c:
+            main_cols = cols[:-1]
+            extra = np.flatnonzero(row[r * c:] >= tau_raw) + r * c
+        sub = main.take(main_cols, axis=1)  # [r, k], C order
+        f = (sub >= tau_raw).ravel().nonzero()[0]
+        raw = sub.take(f)
+        k = len(main_cols)
+        ctx.cols = c
+        if extra is not None or pen is not None:
+            q, rem = np.divmod(f, k) if k else (f, f)
+            ids = q * c
+            if k:
+                ids += main_cols[rem]
+            if extra is not None:
+                ids = np.concatenate([ids, extra])
+                raw = np.concatenate([raw, row[extra]])
+            return self._candidates(ctx, ids, raw, tau_raw, pen, lay, colmax, cols)
+        # the common case: token ids built when needed (ctx.s_ids, ctx.token); the largest
+        # candidate is the row maximum (products by inv are monotone)
+        ctx._f = f
+        ctx._k = k
+        ctx._csel = main_cols
+        ctx.tau_raw = tau_raw
+        ctx.n_tail = v - len(raw)
+        if self._scaled:
+            inv = self._inv
+            ctx.s_f32 = raw * inv
+            mx = ctx.M = float(m * inv)
+            tau_abs = ctx.tau_abs = float(tau_raw * inv)
+        else:
+            ctx.s_f32 = raw
+            mx = ctx.M = float(m)
+            tau_abs = ctx.tau_abs = float(tau_raw)
+        self._envelope(ctx, colmax, cols, tau_abs, mx, lay)
+        return ctx
+
+    def _candidates(self, ctx: _Row, ids: np.ndarray, raw: np.ndarray, tau_raw: np.float32,
+                    pen: np.ndarray | None, lay: _Layout | None = None,
+                    colmax: np.ndarray | None = None,
+                    cols: np.ndarray | None = None) -> _Row | None:
+        """``_prepare`` with explicit candidate ids: narrow rows (no tail), penalized
+        tokens, a remainder column among the candidates. The penalized ids are candidates
+        (their values change); candidates with value -inf are dropped. ``lay`` given: the
+        row has a tail, bounded by the envelope of ``colmax`` (candidate columns ``cols``)."""
+        inv = self._inv
         ctx.tau_raw = tau_raw
         if pen is not None:
             # candidates = (S0 minus the penalized ids) + every penalized id, penalized
@@ -763,67 +876,64 @@ class AdaptiveRejectionSampler:
             keep = ~np.isin(ids, pen)
             ids = np.concatenate([ids[keep], pen])
             raw = np.concatenate([raw[keep],
-                                  _penalize_np(row[pen], self.params.repetition_penalty)])
-        else:
-            ctx.pen = None
-        n_s0_or_pen = n_s0 if ids is None else len(ids)
-        s32 = raw * inv if inv != 1 else raw
-        if ids is not None:  # (penalized or narrow rows: candidates may be -inf)
-            finite = s32 > -np.inf
-            if not finite.all():
-                ids = ids[finite]
-                s32 = s32[finite]
-            if len(ids) == 0:
-                return None
-            mx = float(s32.max())
-        else:
-            mx = float(m * inv)  # the largest candidate: products are monotone
+                                  _penalize_np(ctx.row[pen], self.params.repetition_penalty)])
+        n_cand = len(ids)
+        s32 = raw * inv if self._scaled else raw
+        finite = s32 > -np.inf
+        if not finite.all():
+            ids = ids[finite]
+            s32 = s32[finite]
+        if len(ids) == 0:
+            return None
         ctx._ids = ids
         ctx.s_f32 = s32
-        ctx.M = mx
-        if not tail:
+        mx = ctx.M = float(s32.max())
+        if lay is None:  # no tail
             ctx.tau_abs = _NEG_INF
             return ctx
-        ctx.n_tail = v - n_s0_or_pen
-        tau_abs = ctx.tau_abs = float(tau_raw * inv)
-        # envelope: per-slot rate exp(b_c - M), b_c = fl(min(colmax_c, tau) * inv) bounds
-        # every tail value of column c (a candidate column's tail is below tau; the
-        # remainder is the last slot). float32, with the shift lowered by a small slack that
-        # covers its rounding: rates are upper bounds up to float error far below float64
-        # resolution. When the row is flat near the top, one rate for every token
-        # (exp(tau - M)) is nearly as tight and needs no per-slot sums: it is used when the
-        # per-column envelope is not at least ``_GLOBAL_GAIN`` times smaller.
-        shift = np.float32(mx - 1e-4 * (1.0 + abs(mx)))
-        fshift = float(shift)
-        ctx.shift = fshift
-        to_m = math.exp(fshift - mx)  # rates are relative to ``shift``; env to ``M``
-        glob_rate = math.exp(tau_abs - fshift)
-        env_glob = v * glob_rate * to_m
-        rate = np.minimum(colmax, tau_raw)
-        if inv != 1:
-            rate *= inv
-        rate -= shift
-        np.exp(rate, out=rate)
-        ones = _ONES.get(len(rate))
-        if ones is None:
-            ones = _ONES[len(rate)] = np.ones(len(rate))
-        if n_rem:
-            ones = ones.copy()
-            ones[:-1] = r
-            ones[-1] = n_rem
-            env = float(rate.astype(np.float64).dot(ones)) * to_m
+        ctx.n_tail = ctx.v - n_cand
+        tau_abs = ctx.tau_abs = float(tau_raw * inv) if self._scaled else float(tau_raw)
+        self._envelope(ctx, colmax, cols, tau_abs, mx, lay)
+        return ctx
+
+    def _envelope(self, ctx: _Row, colmax: np.ndarray, cols: np.ndarray, tau_abs: float,
+                  mx: float, lay: _Layout) -> None:
+        """The tail envelope of a prepared row, relative to the top weight ``exp(M)``.
+
+        Every tail value is below ``tau`` and below its column's maximum, so
+        ``b_c = fl(min(colmax_c, tau) * inv)`` bounds column ``c`` (the remainder is the last
+        slot). One rate for every token, ``exp(tau - M)``, is used when the per-column
+        envelope is not at least ``_GLOBAL_GAIN`` times smaller (a row flat near its top).
+        Per-column rates are float32 ``exp(b_c - lo)`` with ``lo`` a little below ``M``: that
+        margin covers the float32 rounding of the subtraction and of ``exp``, so each rate is
+        an upper bound of ``exp(b_c - M)`` (the thinning compares with float64
+        ``exp(s - M)``). Their total is a float32 dot product, raised by its worst-case
+        rounding error: ``env`` is at least the sum of the slot weights, and a point placed
+        past that sum is no token (thinned), which keeps the process exact."""
+        lo = np.float32(mx - 1e-5 * (1.0 + abs(mx)))
+        if self._scaled:
+            rate = colmax * self._inv
+            rate -= lo
         else:
-            env = float(rate.astype(np.float64).dot(ones)) * r * to_m
+            rate = colmax - lo
+        np.exp(rate, out=rate)
+        if len(cols):  # candidate columns: their tail is below tau
+            rate[cols] = _exp(tau_abs - float(lo))
+        c = lay.cols
+        if lay.n_rem:
+            env = float(rate[:c].dot(lay.ones)) * lay.rows + float(rate[c]) * lay.n_rem
+        else:
+            env = float(rate.dot(lay.ones)) * lay.rows
+        env *= 1.0 + c * 2.0 ** -23  # bounds the rounding of any float32 summation
+        glob_rate = _exp(tau_abs - mx)
+        env_glob = ctx.v * glob_rate
         if env_glob <= self._GLOBAL_GAIN * env:
             ctx.glob_rate = glob_rate
             ctx.env = env_glob
         else:
             ctx.env_rate = rate
             ctx.env = env
-        ctx.cols = c
-        ctx.rows = r
-        ctx.n_rem = n_rem
-        return ctx
+            ctx.lay = lay
 
     # -- the weight ------------------------------------------------------------------------
 
@@ -840,15 +950,41 @@ class AdaptiveRejectionSampler:
         draw, so the work grows with the number of distinct tokens met, not with N."""
         rng = self.rng
         random = rng.random
-        ctx.masses()
-        w = ctx.w
+        cum_list = ctx.masses()
         env = ctx.env
-        total = ctx.W + env
-        cum_list = ctx.cum_list
-        last = len(cum_list) - 1
-        cap = self.max_rejections
+        big_w = ctx.W
+        total = big_w + env
         max_draws = self.max_draws
+        cap = self.max_rejections
         is_allowed = matcher.is_allowed
+        n = succ = new = 0
+        pending = None  # an attempt drawn (its uniform) but not resolved yet
+        if not known_forbidden:
+            # common case: while no candidate is known to be forbidden, attempts that land
+            # on allowed candidates need none of the bookkeeping below, which takes over
+            # (with the attempt at hand, or after a newly found forbidden candidate)
+            while n < max_draws:
+                u = random() * total
+                if u >= big_w:
+                    pending = u
+                    break
+                j = bisect_right(cum_list, u)  # (u < W = cum_list[-1])
+                ok = s_verdict[j]
+                if ok < 0:
+                    if new >= cap:
+                        pending = u
+                        break
+                    ok = s_verdict[j] = bool(is_allowed(ctx.token(j)))
+                    new += 1
+                n += 1
+                if not ok:
+                    known_forbidden = [j]  # (skipped from here on, as known)
+                    break
+                succ += 1
+                if succ == 2:
+                    return -math.log(n - 1), new, False
+        w = ctx.w
+        last = len(cum_list) - 1
         if known_forbidden:
             w_other = _zeroed(w, known_forbidden)
             cum_other = _cumlist(w_other)
@@ -858,7 +994,6 @@ class AdaptiveRejectionSampler:
         w_other_sum = cum_other[-1]
         stale: list[int] = []  # known forbidden, still in cum_other (their draws fail)
         stale_mass = 0.0
-        n = succ = new = 0
         for _ in range(4096 + 64 * cap):  # attempts that are not skipped
             # stop decisions come before the skip: the skip reveals that the next attempt
             # is not a known-forbidden candidate, so that attempt must then be resolved
@@ -869,7 +1004,11 @@ class AdaptiveRejectionSampler:
                 if rest <= 1e-12 * total:  # Z below ~1e-12 (or underflow): finish exactly
                     return self._finish_exact(row, matcher, pen, n, succ, new, None)
                 n += int(rng.geometric(rest / total)) - 1  # skipped known-forbidden draws
-            u = random() * rest
+            if pending is None:
+                u = random() * rest
+            else:  # (drawn above with rest == total: nothing is skipped before the loop)
+                u = pending
+                pending = None
             if u < w_other_sum:
                 j = bisect_right(cum_other, u)
                 if j > last:
