@@ -24,6 +24,9 @@ REGEXES = [
     r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?",
     r"[a-z ]{0,12}",
     r"(?:ab|abc)+x?",
+    r"he(?:llo)?",  # a literal with an accepting state inside it
+    r"(?:ab)*",  # single-byte states in a cycle: not a literal
+    r'"\\u00e9 caf\xc3\xa9 the_longest_property_name_of_all"',
 ]
 
 
@@ -176,3 +179,13 @@ def test_pieces_shared_across_dfas_and_states(small_vocab, monkeypatch):
                     r'"(?:[^"\\]|\\.)*"[0-9]?', r'(?:"(?:[^"\\]|\\.)*",)+'):
         _check_all_states(vi.trie, tokens, regex_to_dfa(pattern))
     lexeme_classes.clear_cache()
+
+
+def test_literal_classes_on_its_trie_path():
+    """A literal with an accepting state inside it (``he`` or ``hello``), on a vocabulary
+    with tokens along, off and past its path: every state against the reference."""
+    toks = sorted({bytes([i]) for i in range(256)} | {b"he", b"hex", b"hel", b"hell",
+                                                      b"hello", b"hellos", b"elk", b"lo"})
+    vi = vocab_index(Vocabulary.from_bytes_list(toks))
+    tokens = [vi.text_bytes[i] for i in vi.trie.token_ids.tolist()]
+    _check_all_states(vi.trie, tokens, regex_to_dfa(r"he(?:llo)?"))

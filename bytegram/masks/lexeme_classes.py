@@ -69,10 +69,11 @@ _SHIFTED: "weakref.WeakKeyDictionary[ByteDFA, tuple]" = weakref.WeakKeyDictionar
 _LOCK = threading.Lock()
 
 
-def _shifted(dfa: ByteDFA) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _shifted(dfa: ByteDFA) -> tuple:
     """The DFA with states shifted by one (0 = dead, an all-0 row) for ``walk_live``,
     raveled, and per shifted state whether it is inside a lexeme (alive with a way on)
-    and accepting. Memoized per object."""
+    and accepting; per (unshifted) state its number of bytes with a successor and the
+    first such byte. Memoized per object."""
     hit = _SHIFTED.get(dfa)
     if hit is None:
         t = dfa.transitions
@@ -82,7 +83,10 @@ def _shifted(dfa: ByteDFA) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         inside[1:] = table[1:].any(axis=1)
         accepting = np.zeros(t.shape[0] + 1, dtype=bool)
         accepting[1:] = dfa.accepting
-        hit = (table.reshape(-1), inside, accepting)
+        live = t >= 0
+        outdeg = live.sum(axis=1).tolist()  # (unshifted: per DFA state)
+        single = live.argmax(axis=1).tolist()  # the first byte with a successor
+        hit = (table.reshape(-1), inside, accepting, outdeg, single)
         with _LOCK:
             _SHIFTED[dfa] = hit
     return hit
@@ -105,6 +109,59 @@ def _ranges(lo: np.ndarray, hi: np.ndarray, n: int, *, disjoint: bool) -> np.nda
 _SHARE_MIN = 4096  # missing pieces of a state weighing this many tokens look across DFAs
 
 
+def _chain(dfa: ByteDFA, state: int) -> tuple[bytes, list[bool], list[bool]] | None:
+    """When a single string leads on from ``state`` (a literal: one byte with a successor in
+    each state, none in the last), that string and, per prefix length ``1..len``, whether
+    the state reached accepts and whether it has a way on; else None."""
+    outdeg, single = _shifted(dfa)[3:]
+    t = dfa.transitions
+    acc = dfa.accepting
+    data = bytearray()
+    accepts: list[bool] = []
+    s = state
+    while outdeg[s] == 1:
+        b = single[s]
+        data.append(b)
+        s = int(t[s, b])
+        accepts.append(bool(acc[s]))
+        if len(data) > len(outdeg):  # (a cycle of single-byte states)
+            return None
+    if outdeg[s] != 0 or not data:
+        return None
+    onward = [True] * (len(data) - 1) + [False]
+    return bytes(data), accepts, onward
+
+
+def _chain_classes(trie: TokenTrie, data: bytes, accepts: list[bool], onward: list[bool],
+                   n_tok: int, accepting: bool) -> PairClasses:
+    """The classes of a literal read off the trie path of its bytes: a token is ``inside``
+    when it is a proper prefix of the literal, and ``completes`` when it extends a prefix
+    that accepts (or the start accepts)."""
+    end_hi, sub_lo, sub_hi = trie.node_ranges
+    inside: list[np.ndarray] = []
+    done: list[np.ndarray] = []
+    lo, hi = 0, len(trie.level_bytes[0]) if trie.depth else 0
+    for i in range(min(len(data), trie.depth)):
+        level = trie.level_bytes[i]
+        k = lo + int(level[lo:hi].searchsorted(data[i]))
+        if k >= hi or level[k] != data[i]:
+            break
+        g = int(trie.level_offset[i]) + k
+        if onward[i] and end_hi[g] > sub_lo[g]:
+            inside.append(np.arange(sub_lo[g], end_hi[g]))
+        if accepts[i]:
+            done.append(np.arange(sub_lo[g], sub_hi[g]))
+        if i + 1 < trie.depth:
+            lo, hi = int(trie.child_lo[i][k]), int(trie.child_hi[i][k])
+    empty = np.zeros(0, dtype=np.int64)
+    ins = np.concatenate([empty] + inside)  # (nodes along a path: ascending, disjoint)
+    if accepting:
+        comp = np.ones(n_tok, dtype=bool)
+    else:  # (nested ranges: the shortest accepting prefix's range holds the others)
+        comp = done[0] if done else empty
+    return PairClasses(_fix(ins, n_tok), _fix(comp, n_tok))
+
+
 def _compute(trie: TokenTrie, dfa: ByteDFA, state: int, entries: "_Entries") -> PairClasses:
     """Assemble the classes from per-first-byte pieces: the tokens below the depth-1 node of
     byte ``b`` depend only on the automaton from ``s = dfa(state, b)``, so a piece is cached
@@ -114,6 +171,9 @@ def _compute(trie: TokenTrie, dfa: ByteDFA, state: int, entries: "_Entries") -> 
     of the automaton reachable from ``s`` (``residual_key``): the tail of a JSON string is
     the same in most string terminals of most grammars. The rest come from one walk."""
     n_tok = len(trie.token_ids)
+    chain = _chain(dfa, state)
+    if chain is not None:  # a literal (a property name, say): its path in the trie
+        return _chain_classes(trie, *chain, n_tok, bool(dfa.accepting[state]))
     end_hi, sub_lo, sub_hi = trie.node_ranges
     ck = content_key(dfa)
     succ = dfa.transitions[state].take(trie.level_bytes[0])  # per depth-1 node; -1 dead
@@ -190,7 +250,7 @@ def _walk_pieces(trie: TokenTrie, dfa: ByteDFA, succ: np.ndarray,
     a node are one range of trie positions). Each subtree's piece is cached."""
     n_tok = len(trie.token_ids)
     end_hi, sub_lo, sub_hi = trie.node_ranges
-    table, inside_st, accepting_st = _shifted(dfa)
+    table, inside_st, accepting_st = _shifted(dfa)[:3]
 
     def step(states: np.ndarray, data: np.ndarray) -> np.ndarray:
         states <<= 8  # (a fresh array: walk_live's contract)
