@@ -611,5 +611,13 @@ def _esc(name: str) -> str:
 
 
 def _atom_order(a: Atom) -> tuple:
-    return (0 if isinstance(a, ConstAtom) else 1 if isinstance(a, SchemaAtom) else 2,
-            repr(a.key))
+    """A deterministic order of conjuncts (the same in every process: no object ids, no set
+    iteration), which fixes the order in which allOf branches merge: constants, subschemas
+    by base URI and JSON pointer, negations by their own conjuncts."""
+    if isinstance(a, ConstAtom):
+        return (0, a.key[1])
+    if isinstance(a, SchemaAtom):
+        return (1, a.loc.base, a.loc.pointer)
+    if isinstance(a, NotAtom):
+        return (2, tuple(sorted(_atom_order(x) for x in a.expr)))
+    return (3, repr(a.key))

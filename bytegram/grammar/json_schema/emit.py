@@ -392,11 +392,7 @@ class Emitter:
 
     def object(self, p: ObjectPart) -> str | None:
         cx = self.cx
-        declared: list[str] = []
-        for c in p.conj:
-            for name, _ in c.props:
-                if name not in declared:
-                    declared.append(name)
+        declared = _merge_orders([[name for name, _ in c.props] for c in p.conj])
         for name in sorted(p.required) + [n for a, ns in p.deps for n in [a, *sorted(ns)]]:
             if name not in declared:
                 declared.append(name)
@@ -614,4 +610,34 @@ def _finite_words(d: ByteDFA, limit: int) -> list[bytes] | None:
                 return None
         for byte in np.flatnonzero(t[s] >= 0).tolist():
             stack.append((int(t[s, byte]), w + bytes([byte])))
+    return out
+
+
+def _merge_orders(orders: list[list[str]]) -> list[str]:
+    """One order of the names of several declared orders (allOf branches) that keeps each
+    one's order where they agree: repeatedly the first name, by first appearance, that no
+    order puts after a name not placed yet (when the orders conflict, the first unplaced)."""
+    first: list[str] = []
+    for order in orders:
+        for name in order:
+            if name not in first:
+                first.append(name)
+    if len(orders) < 2:
+        return first
+    pos = [{n: i for i, n in enumerate(o)} for o in orders]
+    placed: set[str] = set()
+    out: list[str] = []
+    while len(out) < len(first):
+        pick = None
+        for name in first:
+            if name in placed:
+                continue
+            if all(all(o[j] in placed for j in range(p[name])) for o, p in zip(orders, pos)
+                   if name in p):
+                pick = name
+                break
+        if pick is None:  # conflicting orders
+            pick = next(n for n in first if n not in placed)
+        placed.add(pick)
+        out.append(pick)
     return out
