@@ -332,7 +332,8 @@ def _fix(cls: np.ndarray, n: int) -> np.ndarray:
 class _Entries:
     """The cached classes and first-byte pieces of one trie, least recently used first, and
     their size in bytes. Keys: ``("pair", DFA content, state)`` -> ``PairClasses``;
-    ``("piece", DFA content, successor state, depth-1 node)`` -> (inside, completes)."""
+    ``("piece", DFA content, successor state, depth-1 node)`` and ``("piece", residual
+    digest, depth-1 node)`` -> (inside, completes, offset, bytes) (see ``_walk_pieces``)."""
 
     __slots__ = ("items", "nbytes", "__weakref__")
 
