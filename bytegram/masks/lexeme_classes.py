@@ -269,14 +269,11 @@ def _walk_pieces(trie: TokenTrie, dfa: ByteDFA, succ: np.ndarray,
             acc = np.flatnonzero(final == acc_states[0])
         else:
             acc = np.flatnonzero(accepting_st.take(final))
-        diff = np.bincount(sub_lo[acc], minlength=n_tok + 1)
-        diff -= np.bincount(sub_hi[acc], minlength=n_tok + 1)
-        completes = np.cumsum(diff[:n_tok]) > 0  # (nested ranges: counts, not flags)
     else:  # a small walk: its live nodes only
         ins = nodes[inside_st[states]]
         inside = _ranges(sub_lo[ins], end_hi[ins], n_tok, disjoint=True)
         acc = nodes[accepting_st[states]]
-        completes = _ranges(sub_lo[acc], sub_hi[acc], n_tok, disjoint=False)
+    completes = _ranges(sub_lo[acc], sub_hi[acc], n_tok, disjoint=False)
     inside.setflags(write=False)
     completes.setflags(write=False)
     # a piece: (inside, completes, offset, bytes); each class either sorted positions (its
@@ -303,15 +300,6 @@ def _walk_pieces(trie: TokenTrie, dfa: ByteDFA, succ: np.ndarray,
                     entries.items[k] = piece
                     entries.nbytes += piece[3]
     return out
-
-
-def _dense(cls: np.ndarray, n: int) -> np.ndarray:
-    """A class as a bool array over ``n`` tokens."""
-    if cls.dtype == bool:
-        return cls
-    flags = np.zeros(n, dtype=bool)
-    flags[cls] = True
-    return flags
 
 
 def _fix(cls: np.ndarray, n: int) -> np.ndarray:
