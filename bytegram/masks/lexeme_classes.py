@@ -174,7 +174,7 @@ def _compute(trie: TokenTrie, dfa: ByteDFA, state: int, entries: "_Entries") -> 
     chain = _chain(dfa, state)
     if chain is not None:  # a literal (a property name, say): its path in the trie
         return _chain_classes(trie, *chain, n_tok, bool(dfa.accepting[state]))
-    end_hi, sub_lo, sub_hi = trie.node_ranges
+    _, sub_lo, sub_hi = trie.node_ranges
     ck = content_key(dfa)
     succ = dfa.transitions[state].take(trie.level_bytes[0])  # per depth-1 node; -1 dead
     roots = np.flatnonzero(succ >= 0)
