@@ -374,3 +374,15 @@ def reference_pair_classes(tokens: "list[bytes]", dfa: "ByteDFA",
         inside[pos] = q >= 0 and bool((t[q] >= 0).any())
         completes[pos] = done
     return inside, completes
+
+
+__all__ += ["reference_token_states"]
+
+
+def reference_token_states(tokens: "list[bytes]", table: np.ndarray,
+                           state: int) -> np.ndarray:
+    """``masks.trie.TokenTrie.walk_live`` token by token (slow reference): the state each
+    of ``tokens`` leads to from ``state`` under ``table`` (``[n_states, 256]``, -1 dead),
+    -1 where it dies. int64, in the order of ``tokens``."""
+    rows = np.asarray(table).tolist()
+    return np.array([_walk(rows, state, data) for data in tokens], dtype=np.int64)

@@ -70,15 +70,17 @@ _LOCK = threading.Lock()
 
 
 def _shifted(dfa: ByteDFA) -> tuple:
-    """The DFA with states shifted by one (0 = dead, an all-0 row) for ``walk_live``,
-    raveled, and per shifted state whether it is inside a lexeme (alive with a way on)
-    and accepting; per (unshifted) state its number of bytes with a successor and the
-    first such byte. Memoized per object."""
+    """The DFA for ``walk_live``: state ``q`` is coded ``(q + 1) << 8`` (0 = dead, an all-0
+    row), so that a step is one add of the byte and one gather (the table, raveled, holds
+    codes); per ``q + 1`` whether it is inside a lexeme (alive with a way on) and
+    accepting; per state ``q`` its number of bytes with a successor and the first such
+    byte. Memoized per object."""
     hit = _SHIFTED.get(dfa)
     if hit is None:
         t = dfa.transitions
         table = np.zeros((t.shape[0] + 1, 256), dtype=np.int32)
         np.add(t, 1, out=table[1:])
+        table <<= 8
         inside = np.zeros(t.shape[0] + 1, dtype=bool)
         inside[1:] = table[1:].any(axis=1)
         accepting = np.zeros(t.shape[0] + 1, dtype=bool)
@@ -201,9 +203,16 @@ def _compute(trie: TokenTrie, dfa: ByteDFA, state: int, entries: "_Entries") -> 
                     continue
                 keys.append(("piece", rk, j))
             todo.append((j, keys))
-    if todo:
-        pieces.update(_walk_pieces(trie, dfa, succ, todo, entries))
-    return _assemble(pieces, sub_lo, sub_hi, n_tok, bool(dfa.accepting[state]))
+    accepting = bool(dfa.accepting[state])
+    if not todo:
+        return _assemble(pieces, sub_lo, sub_hi, n_tok, accepting)
+    walked, inside, completes = _walk_pieces(trie, dfa, succ, todo, entries)
+    if not pieces:  # every live subtree was walked: the walk's classes are the answer
+        if accepting:
+            completes = np.ones(n_tok, dtype=bool)
+        return PairClasses(_fix(inside, n_tok), _fix(completes, n_tok))
+    pieces.update(walked)
+    return _assemble(pieces, sub_lo, sub_hi, n_tok, accepting)
 
 
 def _assemble(pieces: dict[int, tuple], sub_lo: np.ndarray, sub_hi: np.ndarray, n_tok: int,
@@ -221,12 +230,12 @@ def _assemble(pieces: dict[int, tuple], sub_lo: np.ndarray, sub_hi: np.ndarray, 
         return PairClasses(_fix(inside, n_tok), _fix(completes, n_tok))
     inside = np.zeros(n_tok, dtype=bool)
     completes = np.full(n_tok, accepting, dtype=bool)
+    spans = list(zip(order, sub_lo[order].tolist(), sub_hi[order].tolist()))
     for c, acc in enumerate((inside, completes)):
         run = None  # [flags, offset, lo, hi]: adjacent subtrees read from one array
-        for j in order:
+        for j, lo, hi in spans:
             piece = pieces[j]
             flags, off = piece[c], piece[2]
-            lo, hi = int(sub_lo[j]), int(sub_hi[j])
             if flags.dtype != bool:
                 acc[flags] = True
             elif run is not None and run[0] is flags and run[1] == off and run[3] == lo:
@@ -243,33 +252,36 @@ def _assemble(pieces: dict[int, tuple], sub_lo: np.ndarray, sub_hi: np.ndarray, 
 
 def _walk_pieces(trie: TokenTrie, dfa: ByteDFA, succ: np.ndarray,
                  todo: list[tuple[int, list[tuple]]], entries: "_Entries"
-                 ) -> dict[int, tuple]:
+                 ) -> tuple[dict[int, tuple], np.ndarray, np.ndarray]:
     """One walk of the live part of the subtrees ``todo`` (depth-1 nodes, entered in states
     ``succ``): a token is ``inside`` when its own node is alive in a state with a way on,
     and ``completes`` when its node or an ancestor below the root is accepting (tokens below
-    a node are one range of trie positions). Each subtree's piece is cached."""
+    a node are one range of trie positions). Each subtree's piece is cached. Returns the
+    pieces and the walk's classes over every token (none outside the walked subtrees)."""
     n_tok = len(trie.token_ids)
     end_hi, sub_lo, sub_hi = trie.node_ranges
     table, inside_st, accepting_st = _shifted(dfa)[:3]
 
-    def step(states: np.ndarray, data: np.ndarray) -> np.ndarray:
-        states <<= 8  # (a fresh array: walk_live's contract)
-        states += data
-        return table.take(states)
+    def step(codes: np.ndarray, data: np.ndarray) -> np.ndarray:
+        codes += data  # (a fresh array: walk_live's contract)
+        return table.take(codes)
 
-    roots = [j for j, _ in todo]
+    roots = np.array([j for j, _ in todo], dtype=np.int64)
     first = np.zeros(len(succ), dtype=np.int32)
-    first[roots] = succ[roots] + 1
-    final, nodes, states = trie.walk_live(step, first=first)
-    spans = [(j, int(sub_lo[j]), int(sub_hi[j])) for j, _ in todo]
+    first[roots] = (succ[roots] + 1) << 8
+    final, nodes, codes = trie.walk_live(step, first=first)
+    los, his = sub_lo[roots], sub_hi[roots]
     if final is not None:  # a dense walk: every node's state
-        inside = inside_st.take(final.take(trie.token_global))
+        ends = final.take(trie.token_global)
+        ends >>= 8
+        inside = inside_st.take(ends)
         acc_states = np.flatnonzero(accepting_st)
         if len(acc_states) == 1:  # (a comparison is cheaper than a gather)
-            acc = np.flatnonzero(final == acc_states[0])
+            acc = np.flatnonzero(final == acc_states[0] << 8)
         else:
-            acc = np.flatnonzero(accepting_st.take(final))
+            acc = np.flatnonzero(accepting_st.take(final >> 8))
     else:  # a small walk: its live nodes only
+        states = codes >> 8
         ins = nodes[inside_st[states]]
         inside = _ranges(sub_lo[ins], end_hi[ins], n_tok, disjoint=True)
         acc = nodes[accepting_st[states]]
@@ -280,26 +292,31 @@ def _walk_pieces(trie: TokenTrie, dfa: ByteDFA, succ: np.ndarray,
     # own) or flags read at [lo - offset, hi - offset): views of the whole walk's arrays
     # when the walk covered much of the vocabulary, else copies of its own range (a few
     # small pieces must not keep whole arrays alive)
-    shared = sum(hi - lo for _, lo, hi in spans) * 4 >= n_tok
+    shared = int((his - los).sum()) * 4 >= n_tok
+    lo_l, hi_l = los.tolist(), his.tolist()
+    cuts = [None if f.dtype == bool else
+            (np.searchsorted(f, los).tolist(), np.searchsorted(f, his).tolist())
+            for f in (inside, completes)]
     out = {}
     with _LOCK:
-        for (j, keys), (_, lo, hi) in zip(todo, spans):
+        for n, (j, keys) in enumerate(todo):
+            lo, hi = lo_l[n], hi_l[n]
             cls = []
-            for flags in (inside, completes):
-                if flags.dtype != bool:
-                    a, b = np.searchsorted(flags, (lo, hi)).tolist()
+            size = 0
+            for flags, cut in zip((inside, completes), cuts):
+                if cut is not None:
+                    a, b = cut[0][n], cut[1][n]
                     cls.append(flags[a:b])
-                elif shared:
-                    cls.append(flags)
+                    size += min((b - a) * flags.itemsize, hi - lo)
                 else:
-                    cls.append(flags[lo:hi].copy())
-            piece = out[j] = (cls[0], cls[1], 0 if shared else lo,
-                              sum(min(c.nbytes, hi - lo) for c in cls))
+                    cls.append(flags if shared else flags[lo:hi].copy())
+                    size += hi - lo
+            piece = out[j] = (cls[0], cls[1], 0 if shared else lo, size)
             for k in keys:
                 if k not in entries.items:
                     entries.items[k] = piece
-                    entries.nbytes += piece[3]
-    return out
+                    entries.nbytes += size
+    return out, inside, completes
 
 
 def _fix(cls: np.ndarray, n: int) -> np.ndarray:

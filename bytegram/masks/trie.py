@@ -18,6 +18,10 @@ from ..errors import InvalidArgument
 
 __all__ = ["TokenTrie"]
 
+_SMALL_LEVEL = 2048  # levels this small are walked whole: a gather beats expanding children
+_GO_SPARSE = 8  # a level with under 1/_GO_SPARSE of its nodes alive expands live nodes only
+_GO_DENSE = 2  # ... and goes back to whole levels above 1/_GO_DENSE
+
 
 @dataclass(frozen=True, eq=False)
 class TokenTrie:
@@ -130,28 +134,37 @@ class TokenTrie:
         else:
             cur = step(np.full(len(self.level_bytes[0]), state, dtype=np.int32),
                        self.level_bytes[0])
+        gidx = self._global_index
         nodes = None  # None: ``cur`` is the whole level (0 where dead); else live nodes
         for i in range(self.depth):
             off = int(self.level_offset[i])
-            if nodes is None and np.count_nonzero(cur) * 4 < len(cur):
+            size = len(cur) if nodes is None else len(self.level_bytes[i])
+            if nodes is None and size > _SMALL_LEVEL and np.count_nonzero(cur) * _GO_SPARSE < size:
                 nodes = np.flatnonzero(cur)  # mostly dead: go sparse
                 cur = cur[nodes]
             if nodes is None:
-                if final is None:
+                if final is None and size > _SMALL_LEVEL:
                     final = np.zeros(n_nodes, dtype=np.int32)
-                final[off: off + len(cur)] = cur
+                if final is not None:
+                    final[off: off + size] = cur
+                else:  # a small level kept whole (dead entries dropped at the end)
+                    got_nodes.append(gidx[off: off + size])
+                    got_states.append(cur)
             elif final is not None:
                 final[off + nodes] = cur
             else:
                 got_nodes.append(nodes + off)
                 got_states.append(cur)
-            if nodes is not None and len(nodes) * 2 > len(self.level_bytes[i]):
-                full = np.zeros(len(self.level_bytes[i]), dtype=cur.dtype)
-                full[nodes] = cur
-                nodes, cur = None, full
             if i + 1 == self.depth or not len(cur):
                 break
+            if nodes is not None and (len(nodes) * _GO_DENSE > size
+                                      or len(self.level_bytes[i + 1]) <= _SMALL_LEVEL):
+                full = np.zeros(size, dtype=cur.dtype)  # mostly alive, or small levels
+                full[nodes] = cur  # below: a gather per level beats expanding children
+                nodes, cur = None, full
             if nodes is None:
+                if size <= _SMALL_LEVEL and not cur.any():
+                    break
                 cur = step(cur.take(self.level_parent[i + 1]), self.level_bytes[i + 1])
             else:
                 lo = self.child_lo[i][nodes]
@@ -170,7 +183,17 @@ class TokenTrie:
             return final, *empty
         if not got_nodes:
             return None, *empty
-        return None, np.concatenate(got_nodes), np.concatenate(got_states).astype(np.int32)
+        got = np.concatenate(got_nodes)
+        states = np.concatenate(got_states).astype(np.int32, copy=False)
+        live = states > 0
+        return None, got[live], states[live]
+
+    @cached_property
+    def _global_index(self) -> np.ndarray:
+        """``arange`` over global node indices (slices name a whole level's nodes)."""
+        idx = np.arange(int(self.level_offset[-1]) if self.depth else 0, dtype=np.int64)
+        idx.setflags(write=False)
+        return idx
 
     @cached_property
     def node_ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
