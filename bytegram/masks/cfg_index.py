@@ -141,8 +141,8 @@ class CFGIndex:
             if got is not None:
                 return got
         ws = self._final_walk_states(lex)
-        live = ws >= 0
-        return self._group(self.trie.token_ids[live], ws[live], None)
+        live = np.flatnonzero(ws >= 0)
+        return self._group(self.trie.token_ids.take(live), ws.take(live), None)
 
     def _classify_split(self, lex: int) -> LexClasses | None:
         """Static tokens from the pairs' classes, the others walked; None when most tokens
@@ -156,12 +156,12 @@ class CFGIndex:
             mark(inside, pc.inside)
             mark(completes, pc.completes)
         completes &= ~inside
-        ids = trie.token_ids[completes]
+        ids = trie.token_ids.take(np.flatnonzero(completes))
         if len(ids) * 8 > len(completes):
             return None
         ws = self._walk_tokens(self.lexer.initial_walk(lex), ids)
-        live = ws >= 0
-        return self._group(ids[live], ws[live], trie.token_ids[inside])
+        live = np.flatnonzero(ws >= 0)
+        return self._group(ids.take(live), ws.take(live), inside)
 
     def _walk_tokens(self, w0: int, ids: np.ndarray) -> np.ndarray:
         """Walk state each of the tokens ``ids`` ends in from walk state ``w0`` (-1 = dead),
@@ -184,13 +184,18 @@ class CFGIndex:
         return out
 
     def _group(self, ids: np.ndarray, ws: np.ndarray,
-               static_ids: np.ndarray | None) -> LexClasses:
+               static_pos: np.ndarray | None) -> LexClasses:
         """``LexClasses`` from live tokens ``ids`` and their walk states ``ws`` (tokens in a
-        static walk state are static), plus ``static_ids`` known to be static already."""
+        static walk state are static), plus the tokens known to be static already
+        (``static_pos``: bool per trie token position)."""
         lexer = self.lexer
-        static = np.zeros(self.vocab_size, dtype=bool)
-        if static_ids is not None:
-            static[static_ids] = True
+        if static_pos is None:
+            static = np.zeros(self.vocab_size, dtype=bool)
+        elif np.count_nonzero(static_pos) * 16 < len(static_pos):  # few: scatter their ids
+            static = np.zeros(self.vocab_size, dtype=bool)
+            static[self.trie.token_ids.take(np.flatnonzero(static_pos))] = True
+        else:  # many: one gather over every id
+            static = np.append(static_pos, False).take(self.vocab.trie_position)
         # walk ids are small dense ints: group with a presence table, not a sort
         n_walk = len(lexer.walk_items)
         present = np.zeros(n_walk, dtype=bool)

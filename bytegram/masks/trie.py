@@ -167,13 +167,17 @@ class TokenTrie:
                     break
                 cur = step(cur.take(self.level_parent[i + 1]), self.level_bytes[i + 1])
             else:
-                lo = self.child_lo[i][nodes]
-                cnt = self.child_hi[i][nodes] - lo
-                total = int(cnt.sum())
+                cnt = self._child_count[i].take(nodes)
+                ends = np.cumsum(cnt)
+                total = int(ends[-1])
                 if not total:
                     break
-                child = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
-                nxt = step(np.repeat(cur, cnt), self.level_bytes[i + 1][child])
+                base = self.child_lo[i].take(nodes)
+                base -= ends
+                base += cnt  # child k of the run = base[parent] + k
+                child = np.repeat(base, cnt)
+                child += gidx[:total]
+                nxt = step(np.repeat(cur, cnt), self.level_bytes[i + 1].take(child))
                 keep = nxt > 0
                 nodes = child[keep]
                 cur = nxt[keep]
@@ -187,6 +191,14 @@ class TokenTrie:
         states = np.concatenate(got_states).astype(np.int32, copy=False)
         live = states > 0
         return None, got[live], states[live]
+
+    @cached_property
+    def _child_count(self) -> tuple[np.ndarray, ...]:
+        """Per level, each node's number of children."""
+        out = tuple(hi - lo for lo, hi in zip(self.child_lo, self.child_hi))
+        for arr in out:
+            arr.setflags(write=False)
+        return out
 
     @cached_property
     def _global_index(self) -> np.ndarray:

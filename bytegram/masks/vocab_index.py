@@ -57,6 +57,17 @@ class VocabIndex:
                    frozenset(int(e) for e in eos), eos_words)
 
     @cached_property
+    def trie_position(self) -> np.ndarray:
+        """Per token id, its position among the trie's tokens (``trie.token_ids``); ids not
+        in the trie (special, empty, padding) read one past the end. For moving a class over
+        trie positions to ids with one gather."""
+        n_tok = len(self.trie.token_ids)
+        pos = np.full(self.vocab_size, n_tok, dtype=np.int64)
+        pos[self.trie.token_ids] = np.arange(n_tok)
+        pos.setflags(write=False)
+        return pos
+
+    @cached_property
     def token_bytes_flat(self) -> tuple[np.ndarray, np.ndarray]:
         """Every token's bytes concatenated in id order (uint8) and the offsets (int64,
         ``vocab_size + 1``): token ``i`` is ``flat[off[i]:off[i + 1]]``, empty for
