@@ -29,9 +29,9 @@ class TokenTrie:
 
     ``level_bytes[i]`` (uint8) and ``level_parent[i]`` (int64, index into level ``i-1``;
     zeros at level 0) describe the nodes of depth ``i + 1``; a node's children are the
-    contiguous range ``child_lo[i][node]:child_hi[i][node]`` of level ``i + 1``. ``token_ids`` (int64) are the
-    indexed tokens and ``token_level``/``token_node`` where each one ends. Tokens with equal
-    bytes share a node.
+    contiguous range ``child_lo[i][node]:child_hi[i][node]`` of level ``i + 1``.
+    ``token_ids`` (int64) are the indexed tokens and ``token_level``/``token_node`` where
+    each one ends. Tokens with equal bytes share a node.
     """
 
     level_bytes: tuple[np.ndarray, ...]
@@ -117,11 +117,13 @@ class TokenTrie:
         ``first`` instead of ``state``: the states of the depth-1 nodes (one per first
         byte, 0 = not walked), so that a walk can cover only some first-byte subtrees.
 
-        While most of a level is alive every node is computed from its parent with two
-        gathers, into ``final`` (int32 per global node, 0 = dead); once the live part is
-        small, only the children of live nodes are expanded. A walk that stays small all
-        along returns ``final=None`` and its live nodes (global indices) with their states;
-        otherwise ``final`` holds every node and the lists are empty."""
+        While much of a level is alive, and on every small level (the deep ones: long
+        chains of a few tokens), every node is computed from its parent with one gather and
+        a step; once the live part of a large level is small, only the children of live
+        nodes are expanded. A walk that never holds a large level whole returns
+        ``final=None`` and its live nodes (global indices) with their states; otherwise
+        ``final`` (int32 per global node, 0 = dead) holds every node and the lists are
+        empty."""
         n_nodes = int(self.level_offset[-1]) if self.depth else 0
         empty = np.zeros(0, np.int64), np.zeros(0, np.int32)
         if self.depth == 0 or not len(self.token_global):
@@ -139,7 +141,8 @@ class TokenTrie:
         for i in range(self.depth):
             off = int(self.level_offset[i])
             size = len(cur) if nodes is None else len(self.level_bytes[i])
-            if nodes is None and size > _SMALL_LEVEL and np.count_nonzero(cur) * _GO_SPARSE < size:
+            if nodes is None and size > _SMALL_LEVEL \
+                    and np.count_nonzero(cur) * _GO_SPARSE < size:
                 nodes = np.flatnonzero(cur)  # mostly dead: go sparse
                 cur = cur[nodes]
             if nodes is None:
