@@ -1,7 +1,8 @@
 """The token trie's automaton walk (``TokenTrie.walk_live``) against the token-by-token
 reference, on random vocabularies with deep chains (long runs of one byte, as real
 vocabularies have) and random automata, in each of its modes: levels walked whole, live
-nodes expanded, dense and sparse results, walks from a state or from chosen first bytes."""
+nodes expanded, dense and sparse results, walks from a state or from chosen first bytes;
+and the tokens it keeps alive (``live_positions``, behind regex masks)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bytegram.masks import trie as trie_mod
-from bytegram.masks.trie import TokenTrie
+from bytegram.masks.trie import TokenTrie, coded_table
 from bytegram.testing import reference_token_states
 
 ALPHABET = b"ab-\" "
@@ -72,6 +73,8 @@ def _check(words, dfa) -> None:
     tokens = [words[i] for i in trie.token_ids.tolist()]
     want = reference_token_states(tokens, table, state)
     assert np.array_equal(_walk(trie, table, state), want)
+    live = trie.live_positions(coded_table(table), state)  # (the regex masks' walk)
+    assert sorted(live.tolist()) == np.flatnonzero(want >= 0).tolist()
     # from chosen first bytes: only those subtrees are walked
     succ = table[state].take(trie.level_bytes[0])
     first = np.zeros(len(succ), dtype=np.int32)

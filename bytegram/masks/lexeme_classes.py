@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..grammar.dfa import ByteDFA, content_key, residual_key
-from .trie import TokenTrie
+from .trie import TokenTrie, coded_table
 
 __all__ = ["PairClasses", "pair_classes", "mark", "clear_cache"]
 
@@ -70,17 +70,15 @@ _LOCK = threading.Lock()
 
 
 def _shifted(dfa: ByteDFA) -> tuple:
-    """The DFA for ``walk_live``: state ``q`` is coded ``(q + 1) << 8`` (0 = dead, an all-0
-    row), so that a step is one add of the byte and one gather (the table, raveled, holds
-    codes); per ``q + 1`` whether it is inside a lexeme (alive with a way on) and
+    """The DFA's ``coded_table`` for ``walk_live`` (state ``q`` coded ``(q + 1) << 8``, 0
+    dead); per ``q + 1`` whether it is inside a lexeme (alive with a way on) and
     accepting; per state ``q`` its number of bytes with a successor and the first such
     byte. Memoized per object."""
     hit = _SHIFTED.get(dfa)
     if hit is None:
         t = dfa.transitions
-        table = np.zeros((t.shape[0] + 1, 256), dtype=np.int32)
-        np.add(t, 1, out=table[1:])
-        table <<= 8
+        codes = coded_table(t)
+        table = codes.reshape(-1, 256)
         inside = np.zeros(t.shape[0] + 1, dtype=bool)
         inside[1:] = table[1:].any(axis=1)
         accepting = np.zeros(t.shape[0] + 1, dtype=bool)
@@ -88,7 +86,7 @@ def _shifted(dfa: ByteDFA) -> tuple:
         live = t >= 0
         outdeg = live.sum(axis=1).tolist()  # (unshifted: per DFA state)
         single = live.argmax(axis=1).tolist()  # the first byte with a successor
-        hit = (table.reshape(-1), inside, accepting, outdeg, single)
+        hit = (codes, inside, accepting, outdeg, single)
         with _LOCK:
             _SHIFTED[dfa] = hit
     return hit

@@ -17,18 +17,10 @@ import numpy as np
 
 from ..grammar.dfa import ByteDFA, refine_partition
 from .bitmask import pack_bool
+from .trie import coded_table
 from .vocab_index import VocabIndex
 
-__all__ = ["StateMask", "TokenIndex", "extended_table"]
-
-
-def extended_table(dfa: ByteDFA) -> np.ndarray:
-    """The DFA table with an absorbing dead row appended; -1 entries point to it."""
-    n = dfa.n_states
-    ext = np.empty((n + 1, 256), dtype=np.int32)
-    ext[:n] = np.where(dfa.transitions >= 0, dfa.transitions, n)
-    ext[n] = n
-    return ext
+__all__ = ["StateMask", "TokenIndex"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,8 +83,7 @@ class TokenIndex:
         self.trie = vocab.trie
         self.vocab_size = vocab.vocab_size
         self.width = vocab.width
-        self.table_flat = extended_table(dfa).reshape(-1)
-        self.dead = dfa.n_states
+        self.codes = coded_table(dfa.transitions)
         self.text_ids = vocab.text_ids
         self.text_packed = vocab.text_packed
         self.state_class = self._mask_classes()
@@ -130,7 +121,8 @@ class TokenIndex:
         return m
 
     def _compute(self, state: int) -> StateMask:
-        allowed = np.sort(self.trie.alive_tokens(self.table_flat, self.dead, state)).astype(np.int32)
+        pos = self.trie.live_positions(self.codes, state)
+        allowed = np.sort(self.trie.token_ids.take(pos)).astype(np.int32)
         k = len(allowed)
         n_text = len(self.text_ids)
         n_forbidden = n_text - k

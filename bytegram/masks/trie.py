@@ -3,7 +3,7 @@
 The trie knows nothing about grammars. Level ``i`` holds the distinct token prefixes of
 length ``i + 1``: their last byte and the index of their parent at level ``i - 1``. Walking
 an automaton over the whole vocabulary is then one gather per level over the live nodes
-(see ``alive_tokens``), and every shared prefix is walked once.
+(see ``walk_live``), and every shared prefix is walked once.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InvalidArgument
 
-__all__ = ["TokenTrie"]
+__all__ = ["TokenTrie", "coded_table"]
 
 _SMALL_LEVEL = 2048  # levels this small are walked whole: a gather beats expanding children
 _GO_SPARSE = 8  # a level with under 1/_GO_SPARSE of its nodes alive expands live nodes only
@@ -237,41 +237,39 @@ class TokenTrie:
             arr.setflags(write=False)
         return end_hi, sub_lo, sub_hi
 
-    def alive_tokens(self, table_flat: np.ndarray, dead: int, state: int) -> np.ndarray:
-        """Ids of the tokens whose bytes keep a DFA alive from ``state`` (unsorted).
+    def live_positions(self, codes: np.ndarray, state: int) -> np.ndarray:
+        """Trie token positions (unsorted) of the tokens whose bytes keep a DFA alive from
+        ``state``, for the DFA's ``coded_table``."""
+        def step(cur: np.ndarray, data: np.ndarray) -> np.ndarray:
+            cur += data
+            return codes.take(cur)
 
-        ``table_flat`` is a DFA table with an absorbing ``dead`` row, raveled, so that the successor
-        of ``s`` on byte ``b`` is ``table_flat[s * 256 + b]``. Dead nodes are dropped level by
-        level: the work is proportional to the live part of the trie.
-        """
-        if self.depth == 0:
-            return np.zeros(0, dtype=self.token_ids.dtype)
-        alive = np.zeros(int(self.level_offset[-1]), dtype=bool)
-        states = table_flat[state * 256 + self.level_bytes[0].astype(np.int64)]
-        keep = states != dead
-        nodes = np.flatnonzero(keep)
-        states = states[keep]
-        for i in range(self.depth):
-            if not len(nodes):
-                break
-            alive[self.level_offset[i] + nodes] = True
-            if i + 1 == self.depth:
-                break
-            lo = self.child_lo[i][nodes]
-            cnt = self.child_hi[i][nodes] - lo
-            total = int(cnt.sum())
-            if not total:
-                break
-            # expand [lo, lo + cnt) ranges into one array of child indices
-            base = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
-            child = base + np.arange(total)
-            idx = np.repeat(states.astype(np.int64) << 8, cnt)
-            idx += self.level_bytes[i + 1][child]
-            nxt = table_flat[idx]
-            keep = nxt != dead
-            nodes = child[keep]
-            states = nxt[keep]
-        return self.token_ids[alive[self.token_global]]
+        final, nodes, _ = self.walk_live(step, (state + 1) << 8)
+        if final is not None:
+            return np.flatnonzero(final.take(self.token_global))
+        end_hi, sub_lo, _ = self.node_ranges  # the tokens ending at a node: one range
+        lo = sub_lo.take(nodes)
+        cnt = end_hi.take(nodes) - lo
+        ends = np.cumsum(cnt)
+        if not len(ends) or not ends[-1]:
+            return np.zeros(0, dtype=np.int64)
+        base = lo - ends
+        base += cnt
+        pos = np.repeat(base, cnt)
+        pos += self._global_index[: int(ends[-1])]
+        return pos
+
+
+def coded_table(transitions: np.ndarray) -> np.ndarray:
+    """A DFA table (``[n, 256]``, -1 dead) coded for ``TokenTrie.walk_live``: state ``q`` is
+    ``(q + 1) << 8`` and 0 is dead (an all-0 row), so that a step is ``codes += bytes``
+    and one gather from this raveled int32 table."""
+    table = np.zeros((transitions.shape[0] + 1, 256), dtype=np.int32)
+    np.add(transitions, 1, out=table[1:])
+    table <<= 8
+    table = table.reshape(-1)
+    table.setflags(write=False)
+    return table
 
 
 def _lcp_with_previous(srt: list[bytes], flat: np.ndarray, starts: np.ndarray,
