@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from .masks.vocab import Vocabulary
 
 __all__ = ["reference_dfa_mask", "reference_dfa_allowed_ids", "EarleyRecognizer",
-           "reference_cfg_mask", "reference_cfg_allowed_ids"]
+           "reference_cfg_mask", "reference_cfg_allowed_ids", "sample_document",
+           "sample_terminal", "reference_pair_classes", "reference_token_states"]
 
 
 def _walk(table: list[list[int]], state: int, data: bytes) -> int:
@@ -349,10 +350,6 @@ def sample_document(grammar, rng, *, max_depth: int = 40, soft_max: int = 12) ->
     return bytes(out)
 
 
-
-__all__ += ["sample_document", "sample_terminal", "reference_pair_classes"]
-
-
 def reference_pair_classes(tokens: "list[bytes]", dfa: "ByteDFA",
                            state: int) -> tuple[np.ndarray, np.ndarray]:
     """``masks.lexeme_classes.pair_classes`` token by token (slow reference): for each of
@@ -374,9 +371,6 @@ def reference_pair_classes(tokens: "list[bytes]", dfa: "ByteDFA",
         inside[pos] = q >= 0 and bool((t[q] >= 0).any())
         completes[pos] = done
     return inside, completes
-
-
-__all__ += ["reference_token_states"]
 
 
 def reference_token_states(tokens: "list[bytes]", table: np.ndarray,

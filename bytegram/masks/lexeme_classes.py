@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..grammar.dfa import ByteDFA, content_key, residual_key
-from .trie import TokenTrie, coded_table
+from .trie import TokenTrie, coded_table, expand_ranges
 
 __all__ = ["PairClasses", "pair_classes", "mark", "clear_cache"]
 
@@ -65,16 +65,16 @@ def mark(acc: np.ndarray, cls: np.ndarray) -> None:
 
 # -- one walk of the trie through the DFA -------------------------------------------------
 
-_SHIFTED: "weakref.WeakKeyDictionary[ByteDFA, tuple]" = weakref.WeakKeyDictionary()
+_CODED: "weakref.WeakKeyDictionary[ByteDFA, tuple]" = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
-def _shifted(dfa: ByteDFA) -> tuple:
+def _coded(dfa: ByteDFA) -> tuple:
     """The DFA's ``coded_table`` for ``walk_live`` (state ``q`` coded ``(q + 1) << 8``, 0
     dead); per ``q + 1`` whether it is inside a lexeme (alive with a way on) and
     accepting; per state ``q`` its number of bytes with a successor and the first such
     byte. Memoized per object."""
-    hit = _SHIFTED.get(dfa)
+    hit = _CODED.get(dfa)
     if hit is None:
         t = dfa.transitions
         codes = coded_table(t)
@@ -84,11 +84,11 @@ def _shifted(dfa: ByteDFA) -> tuple:
         accepting = np.zeros(t.shape[0] + 1, dtype=bool)
         accepting[1:] = dfa.accepting
         live = t >= 0
-        outdeg = live.sum(axis=1).tolist()  # (unshifted: per DFA state)
+        outdeg = live.sum(axis=1).tolist()  # (per DFA state q, not q + 1)
         single = live.argmax(axis=1).tolist()  # the first byte with a successor
         hit = (codes, inside, accepting, outdeg, single)
         with _LOCK:
-            _SHIFTED[dfa] = hit
+            _CODED[dfa] = hit
     return hit
 
 
@@ -98,9 +98,7 @@ def _ranges(lo: np.ndarray, hi: np.ndarray, n: int, *, disjoint: bool) -> np.nda
     cnt = hi - lo
     size = int(cnt.sum())
     if size * _DENSE <= n:
-        keep = cnt > 0
-        lo, cnt = lo[keep], cnt[keep]
-        pos = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(size)
+        pos = expand_ranges(lo, cnt)
         return np.sort(pos) if disjoint else np.unique(pos)  # (nested ranges repeat)
     diff = np.bincount(lo, minlength=n + 1) - np.bincount(hi, minlength=n + 1)
     return np.cumsum(diff[:n]) > 0
@@ -113,7 +111,7 @@ def _chain(dfa: ByteDFA, state: int) -> tuple[bytes, list[bool], list[bool]] | N
     """When a single string leads on from ``state`` (a literal: one byte with a successor in
     each state, none in the last), that string and, per prefix length ``1..len``, whether
     the state reached accepts and whether it has a way on; else None."""
-    outdeg, single = _shifted(dfa)[3:]
+    outdeg, single = _coded(dfa)[3:]
     t = dfa.transitions
     acc = dfa.accepting
     data = bytearray()
@@ -258,7 +256,7 @@ def _walk_pieces(trie: TokenTrie, dfa: ByteDFA, succ: np.ndarray,
     pieces and the walk's classes over every token (none outside the walked subtrees)."""
     n_tok = len(trie.token_ids)
     end_hi, sub_lo, sub_hi = trie.node_ranges
-    table, inside_st, accepting_st = _shifted(dfa)[:3]
+    table, inside_st, accepting_st = _coded(dfa)[:3]
 
     def step(codes: np.ndarray, data: np.ndarray) -> np.ndarray:
         codes += data  # (a fresh array: walk_live's contract)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InvalidArgument
 
-__all__ = ["TokenTrie", "coded_table"]
+__all__ = ["TokenTrie", "coded_table", "expand_ranges"]
 
 _SMALL_LEVEL = 2048  # levels this small are walked whole: a gather beats expanding children
 _GO_SPARSE = 8  # a level with under 1/_GO_SPARSE of its nodes alive expands live nodes only
@@ -113,7 +113,7 @@ class TokenTrie:
         """Walk an automaton over the trie from ``state``: ``(final, nodes, states)``.
         ``step(states, bytes)`` gives the successors (int32 arrays; ``states`` is always a
         fresh array that the step may overwrite); 0 is the dead state and must stay dead (an
-        automaton with states shifted by one and an all-0 row 0).
+        all-0 row, as in ``coded_table``).
         ``first`` instead of ``state``: the states of the depth-1 nodes (one per first
         byte, 0 = not walked), so that a walk can cover only some first-byte subtrees.
 
@@ -171,15 +171,9 @@ class TokenTrie:
                 cur = step(cur.take(self.level_parent[i + 1]), self.level_bytes[i + 1])
             else:
                 cnt = self._child_count[i].take(nodes)
-                ends = np.cumsum(cnt)
-                total = int(ends[-1])
-                if not total:
+                child = expand_ranges(self.child_lo[i].take(nodes), cnt)
+                if not len(child):
                     break
-                base = self.child_lo[i].take(nodes)
-                base -= ends
-                base += cnt  # child k of the run = base[parent] + k
-                child = np.repeat(base, cnt)
-                child += gidx[:total]
                 nxt = step(np.repeat(cur, cnt), self.level_bytes[i + 1].take(child))
                 keep = nxt > 0
                 nodes = child[keep]
@@ -249,15 +243,19 @@ class TokenTrie:
             return np.flatnonzero(final.take(self.token_global))
         end_hi, sub_lo, _ = self.node_ranges  # the tokens ending at a node: one range
         lo = sub_lo.take(nodes)
-        cnt = end_hi.take(nodes) - lo
-        ends = np.cumsum(cnt)
-        if not len(ends) or not ends[-1]:
-            return np.zeros(0, dtype=np.int64)
-        base = lo - ends
-        base += cnt
-        pos = np.repeat(base, cnt)
-        pos += self._global_index[: int(ends[-1])]
-        return pos
+        return expand_ranges(lo, end_hi.take(nodes) - lo)
+
+
+def expand_ranges(lo: np.ndarray, cnt: np.ndarray) -> np.ndarray:
+    """The ranges ``[lo[i], lo[i] + cnt[i])`` one after the other, as one int64 array
+    (children of chosen nodes, tokens below chosen nodes)."""
+    ends = np.cumsum(cnt)
+    total = int(ends[-1]) if len(ends) else 0
+    base = lo - ends
+    base += cnt  # element k of range i = base[i] + (its index in the output)
+    out = np.repeat(base, cnt)
+    out += np.arange(total)
+    return out
 
 
 def coded_table(transitions: np.ndarray) -> np.ndarray:
