@@ -109,24 +109,22 @@ class CFGIndex:
 
     def _final_walk_states(self, lex: int) -> np.ndarray:
         """Walk state each trie token ends in (-1 = dead), in trie token order: one walk
-        of the trie (``TokenTrie.walk_live``) over the shifted walk table."""
+        of the trie (``TokenTrie.walk_live``) over the coded walk table."""
         trie = self.trie
         w0 = self.lexer.initial_walk(lex)
-        final, nodes, states = trie.walk_live(self._step, w0 + 1)
+        final, nodes, states = trie.walk_live(self._step, (w0 + 1) << 8)
         if final is None:
             final = np.zeros(int(trie.level_offset[-1]) if trie.depth else 0, dtype=np.int32)
             final[nodes] = states
-        return final[trie.token_global] - 1
+        return (final[trie.token_global] >> 8) - 1
 
-    def _step(self, states: np.ndarray, data: np.ndarray) -> np.ndarray:
-        """Shifted successors of shifted walk states on bytes (rows built on demand: a row
-        not built yet reads -1, so one ``min`` tells whether any was missing)."""
-        idx = states * 256
-        idx += data
-        nxt = self.lexer.walk_table_flat().take(idx)
+    def _step(self, codes: np.ndarray, data: np.ndarray) -> np.ndarray:
+        """Codes of the successors of coded walk states ``codes`` (overwritten) on bytes
+        ``data``; entries not built yet read -1, so one ``min`` tells whether any was."""
+        codes += data
+        nxt = self.lexer.walk_table_flat().take(codes)
         if len(nxt) and nxt.min() < 0:
-            self.lexer.walk_table(np.unique(states[nxt < 0]))
-            nxt = self.lexer.walk_table_flat().take(idx)
+            nxt = self.lexer.build_walk(codes).take(codes)
         return nxt
 
     def _classify(self, lex: int) -> LexClasses:
@@ -174,13 +172,12 @@ class CFGIndex:
         order = np.argsort(-lens, kind="stable")
         starts = starts[order]
         neg = -lens[order]
-        states = np.full(len(ids), w0 + 1, dtype=np.int32)
-        self.lexer.walk_table(states[:1])
+        codes = np.full(len(ids), (w0 + 1) << 8, dtype=np.int32)
         for k in range(int(-neg[0])):
             m = int(np.searchsorted(neg, -k, side="left"))  # tokens longer than k
-            states[:m] = self._step(states[:m], flat[starts[:m] + k])
+            codes[:m] = self._step(codes[:m], flat[starts[:m] + k])
         out = np.empty(len(ids), dtype=np.int32)
-        out[order] = states - 1
+        out[order] = (codes >> 8) - 1
         return out
 
     def _group(self, ids: np.ndarray, ws: np.ndarray,

@@ -16,7 +16,10 @@ sequence ids intern tuples of completed terminals in a trie (an ignored terminal
 as the pseudo-terminal ``ign``, so that the empty sequence means "still in the lexeme the
 walk started in"). The parser later
 checks each recorded sequence against its stack; the walk itself is stack-independent, so its
-transitions are computed once and shared by every stack and token.
+transitions are computed once and shared by every stack and token. They live in one table
+coded like ``trie.coded_table`` (a step is one add and one gather), built entry by entry
+where a walk reads few bytes of a state (most states reached after a completion are read on
+one or two bytes) and row by row where it reads many.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = ["LexerSpace", "ROOT_SEQ", "unique_columns"]
 
 ROOT_SEQ = 0  # the empty sequence of completed terminals
 
+_ROW_AT = 16  # a walk reading this many bytes of a state not built gets its whole row
 _WEIGHTS = np.random.default_rng(0x6279746567).integers(1, 1 << 62, size=64, dtype=np.int64)
 
 
@@ -100,11 +104,14 @@ class LexerSpace:
         # walk states: tuple of (seq, lex) pairs
         self.walk_items: list[tuple[tuple[int, int], ...]] = []
         self._walk_ids: dict[tuple, int] = {}
-        self.walk_rows: list[list[int] | None] = []
-        # walk transitions for array walks, shifted by one: row w + 1 holds walk state w's
-        # successors + 1, row 0 is the dead state (all 0), -1 marks a row not built yet
+        # walk transitions, coded as ``trie.coded_table`` codes automaton states: walk state
+        # w is ``(w + 1) << 8`` and its successor on byte b is the entry at code + b (the
+        # next state's code; 0 = dead: row 0 is all 0); -1 marks an entry not built yet.
+        # Entries are built one by one where a walk reads few bytes of a state, whole rows
+        # where it reads many (``build_walk``).
         self._walk_table = np.full((65, 256), -1, dtype=np.int32)
         self._walk_table[0] = 0
+        self._lex_next: dict[int, int] = {}  # lex << 8 | byte -> next lex, rows not built
         self._init_walk: dict[int, int] = {}
         self._dead_end: dict[int, bool] = {}
         self._implied: dict[int, frozenset[tuple[int, int]]] = {}
@@ -207,6 +214,20 @@ class LexerSpace:
         self.lex_rows[lex] = row
         return row
 
+    def lex_next(self, lex: int, byte: int) -> int:
+        """Next lexer state of ``lex`` on ``byte`` (-1 = dead), without building its row."""
+        row = self.lex_rows[lex]
+        if row is not None:
+            return row[byte]
+        key = lex << 8 | byte
+        hit = self._lex_next.get(key)
+        if hit is None:
+            nxt = tuple((t, q2) for t, q in self.lex_items[lex]
+                        if (q2 := int(self._tt[t][q, byte])) >= 0)
+            hit = self._intern_lex(nxt) if nxt else -1
+            self._lex_next[key] = hit
+        return hit
+
     # -- sequences -----------------------------------------------------------------------
 
     def seq_push(self, seq: int, term: int) -> int:
@@ -295,7 +316,6 @@ class LexerSpace:
                                     value=self.max_walk_states,
                                     hint="raise max_walk_states")
             self.walk_items.append(items)
-            self.walk_rows.append(None)
             self._walk_ids[items] = wid
             if wid + 1 >= self._walk_table.shape[0]:
                 grown = np.full((self._walk_table.shape[0] * 2, 256), -1, dtype=np.int32)
@@ -314,11 +334,8 @@ class LexerSpace:
             self._init_walk[lex] = wid
         return wid
 
-    def walk_row(self, wid: int) -> list[int]:
-        """Next walk state of ``wid`` for each byte (-1 = dead); built on first use."""
-        row = self.walk_rows[wid]
-        if row is not None:
-            return row
+    def _build_row(self, wid: int) -> None:
+        """Build every entry of walk state ``wid``'s row of the walk table."""
         items = self.walk_items[wid]
         if len(items) == 1:  # one reading: its lexer row, each next lexer state closed once
             seq = items[0][0]
@@ -342,9 +359,7 @@ class LexerSpace:
                 ids.append(self._intern_walk(pairs) if pairs else -1)
             row = [ids[k] for k in inv]
         with self._lock:
-            self._walk_table[wid + 1] = np.asarray(row, dtype=np.int32) + 1
-            self.walk_rows[wid] = row
-        return row
+            self._walk_table[wid + 1] = (np.asarray(row, dtype=np.int32) + 1) << 8
 
     def walk_static(self, wid: int) -> bool:
         """Whether a token ending in walk state ``wid`` is allowed whatever the stack: some
@@ -370,29 +385,48 @@ class LexerSpace:
             self._implied[wid] = hit
         return hit
 
-    def walk_table(self, shifted: np.ndarray) -> np.ndarray:
-        """The shifted walk table (row ``w + 1`` = successors of walk state ``w``, plus one;
-        row 0 = dead) with the rows of the walk states ``shifted - 1`` built. The array may
-        be replaced when the table grows: use the returned one."""
-        table = self._walk_table
-        missing = shifted[table[shifted, 0] < 0] if len(shifted) else shifted
-        if len(missing):
-            for w in np.unique(missing).tolist():
-                self.walk_row(w - 1)
-        return self._walk_table
-
     def walk_table_flat(self) -> np.ndarray:
-        """The shifted walk table (see ``walk_table``) raveled, rows as they are now."""
+        """The coded walk table (see ``__init__``) raveled, entries as they are now."""
         return self._walk_table.reshape(-1)
+
+    def build_walk(self, codes: np.ndarray) -> np.ndarray:
+        """Build the walk-table entries at ``codes`` (a state's code plus a byte) that are
+        not built yet, and return the flat table (it may be replaced when it grows: use the
+        returned one). A state missing ``_ROW_AT`` bytes or more gets its whole row."""
+        missing = np.unique(codes[self._walk_table.reshape(-1).take(codes) < 0])
+        if len(missing):
+            rows = missing >> 8  # sorted
+            cuts = np.flatnonzero(rows[1:] != rows[:-1]) + 1
+            bounds = [0, *cuts.tolist(), len(rows)]
+            for f, e in zip(bounds[:-1], bounds[1:]):
+                wid = int(rows[f]) - 1
+                if e - f >= _ROW_AT:
+                    self._build_row(wid)
+                else:
+                    for code in missing[f:e].tolist():
+                        self.walk_next(wid, code & 255)
+        return self._walk_table.reshape(-1)
+
+    def walk_next(self, wid: int, byte: int) -> int:
+        """Next walk state of ``wid`` on ``byte`` (-1 = dead); the entry is built on first
+        use, from the lexer transitions of that byte alone."""
+        code = int(self._walk_table[wid + 1, byte])
+        if code >= 0:
+            return (code >> 8) - 1
+        pairs: set[tuple[int, int]] = set()
+        for seq, lex in self.walk_items[wid]:
+            nl = self.lex_next(lex, byte)
+            if nl >= 0:
+                self._close(pairs, seq, nl)
+        nxt = self._intern_walk(pairs) if pairs else -1
+        with self._lock:
+            self._walk_table[wid + 1, byte] = (nxt + 1) << 8
+        return nxt
 
     def walk_bytes(self, wid: int, data: bytes) -> int:
         """Walk ``data`` from walk state ``wid``; -1 once dead."""
-        rows = self.walk_rows
         for b in data:
-            row = rows[wid]
-            if row is None:
-                row = self.walk_row(wid)
-            wid = row[b]
+            wid = self.walk_next(wid, b)
             if wid < 0:
                 return -1
         return wid
