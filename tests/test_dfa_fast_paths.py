@@ -5,7 +5,7 @@
   limits included;
 - ``length_dfa`` (closed form) against ``regex_to_dfa``, errors included;
 - DFAs marked minimal (regex, products, literals, name sets) against a full minimization;
-- the product's byte classes and memo, ``concat_after_final`` against ``trim``.
+- the product's byte classes and memo.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bytegram.grammar.dfa import ByteDFA
 from bytegram.grammar.dfa_ops import _classes, difference, intersect, union
 from bytegram.grammar.ir import literal_dfa
 from bytegram.grammar.json_schema import strings as S
-from bytegram.grammar.json_schema.emit import _names_dfa, concat_after_final
+from bytegram.grammar.json_schema.emit import _names_dfa
 from bytegram.grammar.regex import regex_to_dfa
 
 SETTINGS = settings(derandomize=True, deadline=None, database=None,
@@ -220,19 +220,6 @@ def test_product_classes_match_numpy_unique():
         _, first, inv = np.unique(cols.T, axis=0, return_index=True, return_inverse=True)
         cls, reps = _classes(*ds)
         assert (cls == inv.reshape(-1)).all() and (reps == first).all()
-
-
-@settings(SETTINGS, max_examples=80)
-@given(chars=_char_dfas())
-def test_concat_after_final_matches_trim(chars):
-    if chars.is_empty():
-        return
-    s = S.json_string_dfa(chars)
-    for colon in (literal_dfa(b":"), regex_to_dfa("[ \\t]{0,2}:[ \\t]{0,2}"),
-                  regex_to_dfa(":(?:ab)*")):
-        got = concat_after_final(s, colon)
-        plain = ByteDFA(s.transitions, s.accepting, s.start)  # unmarked: the trim() path
-        assert _same(got, concat_after_final(plain, colon))
 
 
 @settings(SETTINGS, max_examples=150)

@@ -34,7 +34,6 @@ from ...errors import LimitExceeded
 from ..dfa import ByteDFA, mark_minimal
 from ..dfa_ops import difference, intersect, mark_finite_utf8
 from ..ir import IRBuilder, Terminal, literal_dfa
-from ..regex import regex_to_dfa
 from .nodes import TRUE, ArrayPart, Node, ObjectPart, StrSpec
 from .strings import (any_string_dfa, dfa_key, json_string_dfa, json_string_tail_dfa,
                       length_dfa, literal_string_dfa)
@@ -47,38 +46,6 @@ MAX_PATTERN_REGIONS = 6
 
 _dfa_key = dfa_key
 _KEY_CACHE: dict[tuple, ByteDFA] = {}
-
-
-def concat_after_final(a: ByteDFA, b: ByteDFA) -> ByteDFA:
-    """L(a) L(b) when a's accepting states have no outgoing transitions (JSON strings)."""
-    na, nb = a.n_states, b.n_states
-    fin = np.flatnonzero(a.accepting)
-    assert (a.transitions[fin] < 0).all(), "concat_after_final: accepting state has transitions"
-    fast = bool(a.start == 0 and a.__dict__.get("_minimal") and b.__dict__.get("_minimal")
-                and fin.size)
-    # what trim() keeps when a and b are trimmed: every state but b's start when no
-    # transition of b enters it (trim keeps the order, a's start 0 first)
-    drop = fast and not bool((b.transitions == b.start).any())
-    new_b = np.arange(na, na + nb, dtype=np.int32)
-    if drop:
-        new_b[b.start] = -1
-        new_b[b.start + 1:] -= 1
-    new_b = np.append(new_b, np.int32(-1))  # index -1: dead stays dead
-    tb = new_b[b.transitions]
-    t = np.empty((na + nb - int(drop), 256), np.int32)
-    t[:na] = a.transitions
-    t[fin] = tb[b.start]
-    acc = np.zeros(t.shape[0], bool)
-    acc[fin] = bool(b.accepting[b.start])
-    if drop:
-        t[na:] = np.delete(tb, b.start, axis=0)
-        acc[na:] = np.delete(b.accepting, b.start)
-    else:
-        t[na:] = tb
-        acc[na:] = b.accepting
-    if fast:
-        return ByteDFA(t, acc, 0)
-    return ByteDFA(t, acc, a.start).trim()
 
 
 class Emitter:
@@ -104,7 +71,7 @@ class Emitter:
         self.LBRACK = self._punct("[", ws)
         self.RBRACK = self._punct("]", ws, before=True)
         self.COMMA = self._punct(",", ws, before=True, after=True)
-        self.colon_dfa = regex_to_dfa(f"{ws}:{ws}") if ws else literal_dfa(b":")
+        self.COLON = self._punct(":", ws, before=True, after=True)
         self.QUOTE = self.b.literal(b'"')
 
     def _punct(self, ch: str, ws: str, *, before: bool = False, after: bool | None = None
@@ -221,18 +188,21 @@ class Emitter:
         body = b.choice(*alts)
         return b.seq(self.QUOTE, body)
 
-    def key_colon(self, chars: ByteDFA, key: Hashable) -> str:
+    def key_colon(self, chars: ByteDFA, key: Hashable) -> tuple[str, str]:
+        """The symbols of a property name whose characters are ``chars`` and the colon
+        after it. Two terminals, not one: a name's lexeme then ends at its closing quote, so
+        inside it the name reads like any JSON string (``lexeme_classes`` shares the tokens
+        that stay inside between every string terminal)."""
         def make() -> ByteDFA:
-            ck = (dfa_key(chars), dfa_key(self.colon_dfa))
+            ck = dfa_key(chars)
             hit = _KEY_CACHE.get(ck)
             if hit is None:
-                hit = concat_after_final(json_string_dfa(
-                    chars, max_states=self.max_string_states), self.colon_dfa)
+                hit = json_string_dfa(chars, max_states=self.max_string_states)
                 if len(_KEY_CACHE) > 8192:
                     _KEY_CACHE.clear()
                 _KEY_CACHE[ck] = hit
             return hit
-        return self.term(("key", key), make, "key")
+        return self.term(("key", key), make, "key"), self.COLON
 
     # -- containers ------------------------------------------------------------------------
     def automaton(self, start, edges: Callable, accepting: Callable, open_: str, close: str,
@@ -416,7 +386,7 @@ class Emitter:
                     return None
                 continue
             kd = literal_string_dfa(name)
-            members[name] = self.b.seq(self.key_colon(kd, ("lit", name)), v)
+            members[name] = self.b.seq(*self.key_colon(kd, ("lit", name)), v)
         extras = self._extra_members(p, declared)
         live = [n for n in declared if members[n] is not None]
         deps = [(a, ns) for a, ns in p.deps]
@@ -543,7 +513,7 @@ class Emitter:
                 v = self.expr(expr)
                 if v is None:
                     continue
-                out.append(self.b.seq(self.key_colon(kd, ("dfa", _dfa_key(kd))), v))
+                out.append(self.b.seq(*self.key_colon(kd, ("dfa", _dfa_key(kd))), v))
         return out
 
 
