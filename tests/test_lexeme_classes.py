@@ -189,3 +189,55 @@ def test_literal_classes_on_its_trie_path():
     vi = vocab_index(Vocabulary.from_bytes_list(toks))
     tokens = [vi.text_bytes[i] for i in vi.trie.token_ids.tolist()]
     _check_all_states(vi.trie, tokens, regex_to_dfa(r"he(?:llo)?"))
+
+
+def _inside_ref(tokens, dfa, q):
+    return reference_pair_classes(tokens, dfa, q)[0]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_inside_key_equal_means_equal_inside(seed):
+    """States (of one DFA or of two) with equal ``inside_key`` keep the same tokens inside,
+    on every input up to the key's depth: settled quotients (digests, across DFAs) and
+    refinements cut at the depth (within a DFA) alike."""
+    from bytegram.grammar.dfa import inside_key
+
+    rng = np.random.default_rng(seed)
+    classes = rng.integers(0, 3, size=256)
+    dfas = []
+    for n in (5, 9):
+        per_class = rng.integers(-1, n, size=(n, 3))
+        dfas.append(ByteDFA(per_class[:, classes].astype(np.int32), rng.random(n) < 0.3))
+    reps = [int(np.flatnonzero(classes == c)[0]) for c in range(3) if (classes == c).any()]
+    for depth in (2, 4, 64):
+        tokens = [bytes(w) for k in range(1, min(depth, 4) + 1)
+                  for w in np.array(np.meshgrid(*[reps] * k)).T.reshape(-1, k).tolist()]
+        seen: dict = {}
+        for d in dfas:
+            for q in range(d.n_states):
+                key = inside_key(d, q, depth=depth)
+                got = _inside_ref(tokens, d, q)
+                if key in seen:
+                    assert np.array_equal(seen[key], got), (depth, key)
+                seen.setdefault(key, got)
+
+
+def test_inside_shared_between_string_terminals(small_vocab):
+    """A JSON string that may not be one of a few names keeps the same tokens inside as any
+    JSON string: one key for both, and every state of each (the second with the first's
+    classes cached) equals the reference."""
+    from bytegram.grammar.dfa import inside_key
+    from bytegram.grammar.dfa_ops import difference
+
+    lexeme_classes.clear_cache()
+    vi = vocab_index(small_vocab)
+    tokens = [vi.text_bytes[i] for i in vi.trie.token_ids.tolist()]
+    any_string = regex_to_dfa(r'"(?:[^"\\]|\\.)*"')
+    not_names = difference(any_string, regex_to_dfa(r'"(?:name|age|a\\u0062c)"')).minimize()
+    depth = vi.trie.depth
+    qa = any_string.step(any_string.start, b'"na')
+    qb = not_names.step(not_names.start, b'"na')
+    assert inside_key(any_string, qa, depth=depth) == inside_key(not_names, qb, depth=depth)
+    _check_all_states(vi.trie, tokens, any_string)
+    _check_all_states(vi.trie, tokens, not_names)
+    lexeme_classes.clear_cache()

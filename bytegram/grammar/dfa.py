@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["ByteDFA", "refine_partition", "minimize_table", "useful_states", "mark_minimal",
-           "content_key"]
+           "content_key", "residual_key", "inside_key"]
 
 DEAD = -1
 
@@ -324,6 +324,99 @@ def residual_key(dfa: "ByteDFA", state: int, *, max_states: int = 64) -> bytes |
         key = h.digest()
     memo[(state, max_states)] = key
     return key
+
+
+def inside_key(dfa: "ByteDFA", state: int, *, depth: int) -> tuple:
+    """A key for the inputs of at most ``depth`` bytes that leave ``dfa`` alive from
+    ``state`` in a state with a way on (the tokens *inside* a lexeme, see
+    ``masks.lexeme_classes``): equal keys mean equal such inputs, also across DFAs.
+
+    Which inputs stay inside depends only on the automaton restricted to the states with a
+    way on: acceptance does not matter, so a JSON string whose closed form may not be one of
+    a few property names stays inside exactly where any JSON string does. The restricted
+    automaton is refined (Moore) for up to ``depth`` rounds, once per DFA and depth. When
+    the refinement settles, the key is a digest of the quotient automaton from the state's
+    class (``residual_key``: shared across DFAs); otherwise, and for quotients too large to
+    digest, it is the DFA's content key and the class, which states of one DFA share when
+    no input of at most ``depth`` bytes tells them apart."""
+    memo = dfa.__dict__.get("_inside")
+    if memo is None:
+        memo = {}
+        object.__setattr__(dfa, "_inside", memo)
+    parts = memo.get(depth)
+    if parts is None:
+        parts = memo[depth] = _inside_partition(dfa, depth)
+    labels, quotient, keys = parts
+    c = int(labels[state])
+    if c < 0:
+        return ("none",)
+    key = keys.get(c)
+    if key is None:
+        digest = residual_key(quotient, c) if quotient is not None \
+            and quotient.n_states <= 64 else None
+        key = keys[c] = ("digest", digest) if digest is not None \
+            else ("dfa", content_key(dfa), depth, c)
+    return key
+
+
+def _inside_partition(dfa: "ByteDFA", depth: int
+                      ) -> tuple[np.ndarray, "ByteDFA | None", dict[int, tuple]]:
+    """Classes of the states with a way on (-1 for the others) after at most ``depth``
+    rounds of refinement, and the quotient automaton (every state accepting) when the
+    refinement settled."""
+    t = dfa.transitions
+    n = t.shape[0]
+    way_on = (t >= 0).any(axis=1)
+    labels = np.full(n, -1, np.int64)
+    idx = np.flatnonzero(way_on)
+    if not len(idx):
+        return labels, None, {}
+    cls, reps = _column_classes(t)
+    renum = np.full(n + 1, -1, np.int64)  # (slot n: dead successors read -1)
+    renum[idx] = np.arange(len(idx))
+    sub = renum[t[idx][:, reps]]  # successors among the states with a way on, -1 = dead
+    lab, stable = _moore(sub, depth)
+    labels[idx] = lab
+    quotient = None
+    if stable:
+        m = int(lab.max()) + 1
+        first = np.zeros(m, np.int64)
+        first[lab[::-1]] = np.arange(len(lab))[::-1]  # a representative per class
+        q_sub = sub[first]
+        q_tab = np.where(q_sub >= 0, lab[np.maximum(q_sub, 0)], -1)[:, cls]
+        quotient = ByteDFA(q_tab.astype(np.int32), np.ones(m, dtype=bool), 0)
+    return labels, quotient, {}
+
+
+_MOORE_W = np.random.default_rng(0x1A51DE).integers(1, 1 << 62, size=257, dtype=np.int64)
+
+
+def _moore(sub: np.ndarray, max_rounds: int) -> tuple[np.ndarray, bool]:
+    """Moore refinement of the states of ``sub`` ([n, k] successors, -1 = dead), all in one
+    class at first: ``(labels, stable)``. After r rounds, states in one class agree on
+    which inputs of at most r symbols keep them alive. Rows are grouped by a hash (one
+    matrix product per round), checked exactly; a collision falls back to a sort."""
+    n, k = sub.shape
+    labels = np.zeros(n, np.int64)
+    n_classes = 1
+    dead = sub < 0
+    w = _MOORE_W[:k + 1] if k < len(_MOORE_W) else None
+    for _ in range(max_rounds):
+        succ = np.where(dead, -1, labels[np.maximum(sub, 0)])
+        sig = np.concatenate([labels[:, None], succ], axis=1)
+        if w is not None:
+            _, first, inv = np.unique(sig @ w, return_index=True, return_inverse=True)
+            inv = inv.reshape(-1)
+            if not np.array_equal(sig[first[inv]], sig):
+                _, inv = np.unique(sig, axis=0, return_inverse=True)
+        else:
+            _, inv = np.unique(sig, axis=0, return_inverse=True)
+        labels = inv.reshape(-1).astype(np.int64)
+        new_n = int(labels.max()) + 1
+        if new_n == n_classes:
+            return labels, True
+        n_classes = new_n
+    return labels, False
 
 
 def mark_minimal(dfa: "ByteDFA", *, canonical: bool = False) -> "ByteDFA":

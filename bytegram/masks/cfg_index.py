@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bitmask import pack_bool
-from .cfg_lexer import ROOT_SEQ, LexerSpace
+from .cfg_lexer import LexerSpace
 from .cfg_parser import StackContext, StackNode
 from .lexeme_classes import mark, pair_classes
 from .vocab_index import VocabIndex

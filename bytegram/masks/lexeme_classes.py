@@ -32,13 +32,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..grammar.dfa import ByteDFA, content_key, residual_key
+from ..grammar.dfa import ByteDFA, content_key, inside_key, residual_key
 from .trie import TokenTrie, coded_table, expand_ranges
 
 __all__ = ["PairClasses", "pair_classes", "mark", "clear_cache"]
 
 MAX_CACHE_BYTES = 128 << 20  # per process, over every trie
 _DENSE = 8  # a class with more than 1/_DENSE of the tokens is kept as a bool array
+_WIDE = 64  # inside classes are shared (inside_key) for DFAs with a state this permissive
 
 
 @dataclass(frozen=True, eq=False)
@@ -334,7 +335,9 @@ class _Entries:
     """The cached classes and first-byte pieces of one trie, least recently used first, and
     their size in bytes. Keys: ``("pair", DFA content, state)`` -> ``PairClasses``;
     ``("piece", DFA content, successor state, depth-1 node)`` and ``("piece", residual
-    digest, depth-1 node)`` -> (inside, completes, offset, bytes) (see ``_walk_pieces``)."""
+    digest, depth-1 node)`` -> (inside, completes, offset, bytes) (see ``_walk_pieces``);
+    ``("inside", *inside_key)`` -> an ``inside`` class; ``("holding", byte flags)`` -> the
+    positions of the tokens holding one of those bytes."""
 
     __slots__ = ("items", "nbytes", "__weakref__")
 
@@ -357,8 +360,12 @@ def _entries(trie: TokenTrie) -> _Entries:
 
 
 def pair_classes(trie: TokenTrie, dfa: ByteDFA, state: int) -> PairClasses:
-    """The classes of ``(dfa, state)`` over ``trie`` (cached by DFA content)."""
-    key = ("pair", content_key(dfa), int(state))
+    """The classes of ``(dfa, state)`` over ``trie`` (cached by DFA content). ``inside``
+    is also cached by ``inside_key`` (states and DFAs that keep the same tokens inside
+    share it); with it known, ``completes`` is read off the few tokens that contain a byte
+    entering an accepting state (``_completes``) instead of walking the trie."""
+    state = int(state)
+    key = ("pair", content_key(dfa), state)
     entries = _entries(trie)
     hit = entries.items.get(key)
     if hit is not None:
@@ -366,13 +373,85 @@ def pair_classes(trie: TokenTrie, dfa: ByteDFA, state: int) -> PairClasses:
             if key in entries.items:
                 entries.items.move_to_end(key)
         return hit  # type: ignore[return-value]
-    got = _compute(trie, dfa, int(state), entries)
+    # (only DFAs with a permissive state, one with at least _WIDE bytes leading on, keep
+    # classes large enough that the key's cost pays off)
+    ikey = ("inside", *inside_key(dfa, state, depth=trie.depth)) \
+        if max(_coded(dfa)[3]) >= _WIDE else None
+    inside = entries.items.get(ikey) if ikey is not None else None
+    completes = _completes(trie, dfa, state, entries) if inside is not None else None
+    if completes is not None:
+        got = PairClasses(inside, completes)  # type: ignore[arg-type]
+    else:
+        got = _compute(trie, dfa, state, entries)
     with _LOCK:
         if key not in entries.items:
             entries.items[key] = got
             entries.nbytes += got.nbytes
+        if ikey is not None and ikey not in entries.items:
+            entries.items[ikey] = got.inside
+            entries.nbytes += got.inside.nbytes
         _evict()
     return got
+
+
+def _completes(trie: TokenTrie, dfa: ByteDFA, state: int, entries: "_Entries"
+               ) -> np.ndarray | None:
+    """The ``completes`` class of ``(dfa, state)``: a token passes an accepting state at a
+    byte boundary only if it holds a byte that enters one (or the state accepts: every
+    token), so only the tokens holding such a byte are walked. None when they are more than
+    1/_DENSE of the vocabulary (the trie walk is then cheaper)."""
+    n_tok = len(trie.token_ids)
+    if dfa.accepting[state]:
+        return _fix(np.ones(n_tok, dtype=bool), n_tok)
+    cand = _holding(trie, _entering_bytes(dfa), entries)
+    if len(cand) * _DENSE > n_tok:
+        return None
+    if not len(cand):
+        return _fix(cand, n_tok)
+    table, _, accepting_st = _coded(dfa)[:3]
+    flat, off = trie.token_bytes
+    starts = off[cand]
+    neg = starts - off[cand + 1]  # minus the lengths
+    order = np.argsort(neg, kind="stable")  # longest first
+    starts, neg = starts[order], neg[order]
+    codes = np.full(len(cand), (state + 1) << 8, dtype=np.int32)
+    done = np.zeros(len(cand), dtype=bool)
+    for k in range(int(-neg[0])):
+        m = int(np.searchsorted(neg, -k, side="left"))  # tokens longer than k
+        cur = codes[:m]
+        cur += flat[starts[:m] + k]
+        codes[:m] = table.take(cur)
+        done[:m] |= accepting_st.take(codes[:m] >> 8)
+        if not codes[:m].any():
+            break
+    return _fix(np.sort(cand[order][done]), n_tok)
+
+
+def _entering_bytes(dfa: ByteDFA) -> bytes:
+    """Per byte value, 1 if it leads some state of ``dfa`` into an accepting state (memoized
+    per object)."""
+    got = dfa.__dict__.get("_entering")
+    if got is None:
+        t = dfa.transitions
+        got = ((t >= 0) & dfa.accepting[np.maximum(t, 0)]).any(axis=0).astype(np.uint8)
+        got = got.tobytes()
+        object.__setattr__(dfa, "_entering", got)
+    return got
+
+
+def _holding(trie: TokenTrie, which: bytes, entries: "_Entries") -> np.ndarray:
+    """Sorted trie positions of the tokens holding a byte flagged in ``which`` (cached)."""
+    key = ("holding", which)
+    hit = entries.items.get(key)
+    if hit is None:
+        flat, off = trie.token_bytes
+        at = np.flatnonzero(np.frombuffer(which, dtype=np.uint8).astype(bool)[flat])
+        hit = np.unique(np.searchsorted(off, at, side="right") - 1)
+        hit.setflags(write=False)
+        with _LOCK:
+            entries.items[key] = hit
+            entries.nbytes += hit.nbytes
+    return hit  # type: ignore[return-value]
 
 
 def _evict() -> None:
@@ -384,7 +463,7 @@ def _evict() -> None:
         if not largest.items:
             return
         _, old = largest.items.popitem(last=False)
-        size = old.nbytes if isinstance(old, PairClasses) else old[3]
+        size = old.nbytes if isinstance(old, (PairClasses, np.ndarray)) else old[3]
         largest.nbytes -= size
         total -= size
 

@@ -205,6 +205,29 @@ class TokenTrie:
         return idx
 
     @cached_property
+    def token_bytes(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(flat, offsets)``: the bytes of the token at trie position ``p`` are
+        ``flat[offsets[p]:offsets[p + 1]]`` (read back up the trie, once)."""
+        n_tok = len(self.token_global)
+        offsets = np.zeros(n_tok + 1, dtype=np.int64)
+        np.cumsum(self.token_level + 1, out=offsets[1:])
+        flat = np.zeros(int(offsets[-1]), dtype=np.uint8)
+        if n_tok:
+            all_bytes = np.concatenate(self.level_bytes)
+            parent = np.concatenate([self.level_parent[0]] + [
+                p + self.level_offset[i] for i, p in enumerate(self.level_parent[1:])])
+            node = self.token_global.copy()
+            pos = offsets[1:] - 1  # each token's last byte, then up the trie
+            left = self.token_level.copy()  # bytes above the current one
+            while len(node):
+                flat[pos] = all_bytes[node]
+                keep = left > 0
+                node, pos, left = parent[node[keep]], pos[keep] - 1, left[keep] - 1
+        flat.setflags(write=False)
+        offsets.setflags(write=False)
+        return flat, offsets
+
+    @cached_property
     def node_ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per global node: ``(end_hi, sub_lo, sub_hi)`` over trie token positions. Tokens
         are in byte order, so the tokens below a node (itself included) are the range
