@@ -175,7 +175,13 @@ class CFGIndex:
         codes = np.full(len(ids), (w0 + 1) << 8, dtype=np.int32)
         for k in range(int(-neg[0])):
             m = int(np.searchsorted(neg, -k, side="left"))  # tokens longer than k
-            codes[:m] = self._step(codes[:m], flat[starts[:m] + k])
+            live = np.flatnonzero(codes[:m])
+            if len(live) < m:  # (the dead stay dead: step the live ones only)
+                if not len(live):
+                    break
+                codes[live] = self._step(codes[live], flat[starts[live] + k])
+            else:
+                codes[:m] = self._step(codes[:m], flat[starts[:m] + k])
         out = np.empty(len(ids), dtype=np.int32)
         out[order] = (codes >> 8) - 1
         return out
