@@ -27,6 +27,9 @@ REGEXES = [
     r"he(?:llo)?",  # a literal with an accepting state inside it
     r"(?:ab)*",  # single-byte states in a cycle: not a literal
     r'"\\u00e9 caf\xc3\xa9 the_longest_property_name_of_all"',
+    r'"(?:n|\\u006[eE])(?:a|\\u0061)me"',  # a property name and its escaped spellings
+    r'"(?:alpha|beta|gamma|delta)"?',  # a small enum (accepting inside)
+    r'"ab[^"]*"',  # narrow, then a wide state: the trie walk takes over
 ]
 
 
@@ -240,4 +243,15 @@ def test_inside_shared_between_string_terminals(small_vocab):
     assert inside_key(any_string, qa, depth=depth) == inside_key(not_names, qb, depth=depth)
     _check_all_states(vi.trie, tokens, any_string)
     _check_all_states(vi.trie, tokens, not_names)
+    lexeme_classes.clear_cache()
+
+
+def test_narrow_walk_gives_up_past_its_budget(small_vocab, monkeypatch):
+    """With a node budget of 2 the depth-first walk gives up half-way and the trie walk
+    answers; both equal the reference."""
+    monkeypatch.setattr(lexeme_classes, "_NARROW_NODES", 2)
+    lexeme_classes.clear_cache()
+    vi = vocab_index(small_vocab)
+    tokens = [vi.text_bytes[i] for i in vi.trie.token_ids.tolist()]
+    _check_all_states(vi.trie, tokens, regex_to_dfa(r'"(?:alpha|beta|gamma)"'))
     lexeme_classes.clear_cache()

@@ -73,8 +73,7 @@ _LOCK = threading.Lock()
 def _coded(dfa: ByteDFA) -> tuple:
     """The DFA's ``coded_table`` for ``walk_live`` (state ``q`` coded ``(q + 1) << 8``, 0
     dead); per ``q + 1`` whether it is inside a lexeme (alive with a way on) and
-    accepting; per state ``q`` its number of bytes with a successor and the first such
-    byte. Memoized per object."""
+    accepting. Memoized per object."""
     hit = _CODED.get(dfa)
     if hit is None:
         t = dfa.transitions
@@ -84,10 +83,7 @@ def _coded(dfa: ByteDFA) -> tuple:
         inside[1:] = table[1:].any(axis=1)
         accepting = np.zeros(t.shape[0] + 1, dtype=bool)
         accepting[1:] = dfa.accepting
-        live = t >= 0
-        outdeg = live.sum(axis=1).tolist()  # (per DFA state q, not q + 1)
-        single = live.argmax(axis=1).tolist()  # the first byte with a successor
-        hit = (codes, inside, accepting, outdeg, single)
+        hit = (codes, inside, accepting)
         with _LOCK:
             _CODED[dfa] = hit
     return hit
@@ -108,57 +104,95 @@ def _ranges(lo: np.ndarray, hi: np.ndarray, n: int, *, disjoint: bool) -> np.nda
 _SHARE_MIN = 4096  # missing pieces of a state weighing this many tokens look across DFAs
 
 
-def _chain(dfa: ByteDFA, state: int) -> tuple[bytes, list[bool], list[bool]] | None:
-    """When a single string leads on from ``state`` (a literal: one byte with a successor in
-    each state, none in the last), that string and, per prefix length ``1..len``, whether
-    the state reached accepts and whether it has a way on; else None."""
-    outdeg, single = _coded(dfa)[3:]
+_NARROW_FAN = 8  # a state with more bytes leading on ends a narrow walk (see _narrow)
+_NARROW_NODES = 512  # ... and so does meeting more trie nodes than this
+
+
+def _narrow(trie: TokenTrie, dfa: ByteDFA, state: int, n_tok: int) -> PairClasses | None:
+    """The classes of a state from which few strings lead on (a literal, a property name
+    and its escaped spellings, a small enum), read off the trie nodes along those strings
+    by a depth-first search: a token is ``inside`` when it ends at a node alive in a state
+    with a way on, and ``completes`` when its path passes a node in an accepting state (or
+    the state accepts). None as soon as a state with more than ``_NARROW_FAN`` bytes
+    leading on, or more than ``_NARROW_NODES`` nodes, is met (the trie walk then does it)."""
+    live = _live_bytes(dfa)
+    if live[state] is None or not trie.depth:
+        return None
     t = dfa.transitions
     acc = dfa.accepting
-    data = bytearray()
-    accepts: list[bool] = []
-    s = state
-    while outdeg[s] == 1:
-        b = single[s]
-        data.append(b)
-        s = int(t[s, b])
-        accepts.append(bool(acc[s]))
-        if len(data) > len(outdeg):  # (a cycle of single-byte states)
-            return None
-    if outdeg[s] != 0 or not data:
-        return None
-    onward = [True] * (len(data) - 1) + [False]
-    return bytes(data), accepts, onward
-
-
-def _chain_classes(trie: TokenTrie, data: bytes, accepts: list[bool], onward: list[bool],
-                   n_tok: int, accepting: bool) -> PairClasses:
-    """The classes of a literal read off the trie path of its bytes: a token is ``inside``
-    when it is a proper prefix of the literal, and ``completes`` when it extends a prefix
-    that accepts (or the start accepts)."""
     end_hi, sub_lo, sub_hi = trie.node_ranges
-    inside: list[np.ndarray] = []
-    done: list[np.ndarray] = []
-    lo, hi = 0, len(trie.level_bytes[0]) if trie.depth else 0
-    for i in range(min(len(data), trie.depth)):
+    offs = trie.level_offset.tolist()
+    ins_lo: list[int] = []
+    ins_hi: list[int] = []
+    done_lo: list[int] = []
+    done_hi: list[int] = []
+    stack = [(0, 0, len(trie.level_bytes[0]), state)]  # (level, child range, parent state)
+    budget = _NARROW_NODES
+    while stack:
+        i, lo, hi, s = stack.pop()
         level = trie.level_bytes[i]
-        k = lo + int(level[lo:hi].searchsorted(data[i]))
-        if k >= hi or level[k] != data[i]:
-            break
-        g = int(trie.level_offset[i]) + k
-        if onward[i] and end_hi[g] > sub_lo[g]:
-            inside.append(np.arange(sub_lo[g], end_hi[g]))
-        if accepts[i]:
-            done.append(np.arange(sub_lo[g], sub_hi[g]))
-        if i + 1 < trie.depth:
-            lo, hi = int(trie.child_lo[i][k]), int(trie.child_hi[i][k])
-    empty = np.zeros(0, dtype=np.int64)
-    ins = np.concatenate([empty] + inside)  # (nodes along a path: ascending, disjoint)
-    if accepting:
-        comp = np.ones(n_tok, dtype=bool)
-    else:  # (nested ranges: the shortest accepting prefix's range holds the others)
-        comp = done[0] if done else empty
-    return PairClasses(_fix(ins, n_tok), _fix(comp, n_tok))
+        for b in live[s]:  # type: ignore[union-attr]
+            k = lo + int(level[lo:hi].searchsorted(b))
+            if k >= hi or level[k] != b:
+                continue
+            budget -= 1
+            s2 = int(t[s, b])
+            if budget < 0 or live[s2] is None:
+                return None
+            g = offs[i] + k
+            if live[s2] and end_hi[g] > sub_lo[g]:
+                ins_lo.append(int(sub_lo[g]))
+                ins_hi.append(int(end_hi[g]))
+            if acc[s2]:  # every token below completes: no need to go further for that
+                done_lo.append(int(sub_lo[g]))
+                done_hi.append(int(sub_hi[g]))
+            if live[s2] and i + 1 < trie.depth:
+                c_lo, c_hi = int(trie.child_lo[i][k]), int(trie.child_hi[i][k])
+                if c_lo < c_hi:
+                    stack.append((i + 1, c_lo, c_hi, s2))
+    inside = _few_ranges(ins_lo, ins_hi, n_tok)
+    completes = np.ones(n_tok, dtype=bool) if acc[state] \
+        else _few_ranges(done_lo, done_hi, n_tok)
+    return PairClasses(_fix(inside, n_tok), _fix(completes, n_tok))
+
+
+def _few_ranges(lo: list[int], hi: list[int], n: int) -> np.ndarray:
+    """``_ranges`` of ranges given as lists (maybe nested), in Python when they hold few
+    positions (a property name's classes: a handful of tokens)."""
+    if sum(hi) - sum(lo) > 256:
+        return _ranges(np.array(lo, np.int64), np.array(hi, np.int64), n, disjoint=False)
+    return np.array(sorted({p for a, b in zip(lo, hi) for p in range(a, b)}), np.int64)
+
+
+def _live_bytes(dfa: ByteDFA) -> "_LiveBytes":
+    """Per state, the bytes with a successor when there are at most ``_NARROW_FAN`` of
+    them, else None (filled in on demand, memoized per object)."""
+    got = dfa.__dict__.get("_narrow_bytes")
+    if got is None:
+        got = _LiveBytes(dfa.transitions)
+        object.__setattr__(dfa, "_narrow_bytes", got)
+    return got
+
+
+class _LiveBytes(dict):
+    def __init__(self, table: np.ndarray) -> None:
+        super().__init__()
+        self.table = table
+
+    def __missing__(self, q: int) -> list[int] | None:
+        live = np.flatnonzero(self.table[q] >= 0)
+        got = live.tolist() if len(live) <= _NARROW_FAN else None
+        self[q] = got
+        return got
+
+
+def _wide(dfa: ByteDFA) -> bool:
+    """Whether some state of ``dfa`` has at least ``_WIDE`` bytes leading on (memoized)."""
+    got = dfa.__dict__.get("_wide")
+    if got is None:
+        got = bool(dfa.n_states) and int((dfa.transitions >= 0).sum(axis=1).max()) >= _WIDE
+        object.__setattr__(dfa, "_wide", got)
+    return got
 
 
 def _compute(trie: TokenTrie, dfa: ByteDFA, state: int, entries: "_Entries") -> PairClasses:
@@ -170,9 +204,9 @@ def _compute(trie: TokenTrie, dfa: ByteDFA, state: int, entries: "_Entries") -> 
     of the automaton reachable from ``s`` (``residual_key``): the tail of a JSON string is
     the same in most string terminals of most grammars. The rest come from one walk."""
     n_tok = len(trie.token_ids)
-    chain = _chain(dfa, state)
-    if chain is not None:  # a literal (a property name, say): its path in the trie
-        return _chain_classes(trie, *chain, n_tok, bool(dfa.accepting[state]))
+    narrow = _narrow(trie, dfa, state, n_tok)
+    if narrow is not None:  # a literal, a property name: the trie nodes along its strings
+        return narrow
     _, sub_lo, sub_hi = trie.node_ranges
     ck = content_key(dfa)
     succ = dfa.transitions[state].take(trie.level_bytes[0])  # per depth-1 node; -1 dead
@@ -257,7 +291,7 @@ def _walk_pieces(trie: TokenTrie, dfa: ByteDFA, succ: np.ndarray,
     pieces and the walk's classes over every token (none outside the walked subtrees)."""
     n_tok = len(trie.token_ids)
     end_hi, sub_lo, sub_hi = trie.node_ranges
-    table, inside_st, accepting_st = _coded(dfa)[:3]
+    table, inside_st, accepting_st = _coded(dfa)
 
     def step(codes: np.ndarray, data: np.ndarray) -> np.ndarray:
         codes += data  # (a fresh array: walk_live's contract)
@@ -375,8 +409,7 @@ def pair_classes(trie: TokenTrie, dfa: ByteDFA, state: int) -> PairClasses:
         return hit  # type: ignore[return-value]
     # (only DFAs with a permissive state, one with at least _WIDE bytes leading on, keep
     # classes large enough that the key's cost pays off)
-    ikey = ("inside", *inside_key(dfa, state, depth=trie.depth)) \
-        if max(_coded(dfa)[3]) >= _WIDE else None
+    ikey = ("inside", *inside_key(dfa, state, depth=trie.depth)) if _wide(dfa) else None
     inside = entries.items.get(ikey) if ikey is not None else None
     completes = _completes(trie, dfa, state, entries) if inside is not None else None
     if completes is not None:
@@ -408,7 +441,7 @@ def _completes(trie: TokenTrie, dfa: ByteDFA, state: int, entries: "_Entries"
         return None
     if not len(cand):
         return _fix(cand, n_tok)
-    table, _, accepting_st = _coded(dfa)[:3]
+    table, _, accepting_st = _coded(dfa)
     flat, off = trie.token_bytes
     starts = off[cand]
     neg = starts - off[cand + 1]  # minus the lengths
