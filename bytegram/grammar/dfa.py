@@ -169,14 +169,20 @@ def _column_classes(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group identical columns: (class id of each column, first column of each class).
 
     Classes are numbered by their first column, so column order is kept. Columns are grouped
-    by a random-weight hash, then checked exactly (falling back to a sort on a collision).
+    by a random-weight hash (one float matrix product: numpy's integer products do not use
+    BLAS and cost ~40x more on large tables), then checked exactly both ways (every column
+    equals its class's first, the classes' first columns all differ: a float sum might
+    round differently for equal columns), falling back to a sort.
     """
-    t = np.asarray(table, np.int64)
-    w = np.random.default_rng(0x5EED).integers(1, 1 << 62, size=t.shape[0], dtype=np.int64)
-    h = w @ (t + 1) if t.shape[0] else np.zeros(t.shape[1], np.int64)  # wraps mod 2**64
-    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+    t = np.asarray(table)
+    if not t.shape[0]:
+        return np.zeros(t.shape[1], np.int64), np.zeros(min(t.shape[1], 1), np.int64)
+    w = np.random.default_rng(0x5EED).random(t.shape[0])
+    _, first, inv = np.unique(w @ t, return_index=True, return_inverse=True)
     inv = inv.reshape(-1)
-    if not (t == t[:, first[inv]]).all():  # a hash collision: group exactly
+    if not (t == t[:, first[inv]]).all() or \
+            len({r.tobytes() for r in np.ascontiguousarray(t[:, first].T)}) < len(first):
+        # a hash collision, or equal columns hashed apart: group exactly
         _, first, inv = np.unique(t.T, axis=0, return_index=True, return_inverse=True)
         inv = inv.reshape(-1)
     rank = np.empty(first.size, np.int64)
@@ -352,8 +358,8 @@ def inside_key(dfa: "ByteDFA", state: int, *, depth: int) -> tuple:
         return ("none",)
     key = keys.get(c)
     if key is None:
-        digest = residual_key(quotient, c) if quotient is not None \
-            and quotient.n_states <= 64 else None
+        digest = residual_key(quotient, c, max_states=_DIGEST_MAX) \
+            if quotient is not None else None
         key = keys[c] = ("digest", digest) if digest is not None \
             else ("dfa", content_key(dfa), depth, c)
     return key
@@ -366,20 +372,22 @@ def _inside_partition(dfa: "ByteDFA", depth: int
     refinement settled."""
     t = dfa.transitions
     n = t.shape[0]
-    way_on = (t >= 0).any(axis=1)
     labels = np.full(n, -1, np.int64)
-    idx = np.flatnonzero(way_on)
-    if not len(idx):
+    if not n:
         return labels, None, {}
     cls, reps = _column_classes(t)
+    tr = t[:, reps]  # one column per byte class
+    idx = np.flatnonzero((tr >= 0).any(axis=1))  # the states with a way on
+    if not len(idx):
+        return labels, None, {}
     renum = np.full(n + 1, -1, np.int64)  # (slot n: dead successors read -1)
     renum[idx] = np.arange(len(idx))
-    sub = renum[t[idx][:, reps]]  # successors among the states with a way on, -1 = dead
+    sub = renum[tr[idx]]  # successors among the states with a way on, -1 = dead
     lab, stable = _moore(sub, depth)
     labels[idx] = lab
     quotient = None
-    if stable:
-        m = int(lab.max()) + 1
+    m = int(lab.max()) + 1
+    if stable and m <= _DIGEST_MAX:  # (larger quotients get no digest: see inside_key)
         first = np.zeros(m, np.int64)
         first[lab[::-1]] = np.arange(len(lab))[::-1]  # a representative per class
         q_sub = sub[first]
@@ -388,6 +396,7 @@ def _inside_partition(dfa: "ByteDFA", depth: int
     return labels, quotient, {}
 
 
+_DIGEST_MAX = 64  # quotients up to this size are digested (shared across DFAs)
 _MOORE_W = np.random.default_rng(0x1A51DE).integers(1, 1 << 62, size=257, dtype=np.int64)
 
 
@@ -397,26 +406,34 @@ def _moore(sub: np.ndarray, max_rounds: int) -> tuple[np.ndarray, bool]:
     which inputs of at most r symbols keep them alive. Rows are grouped by a hash (one
     matrix product per round), checked exactly; a collision falls back to a sort."""
     n, k = sub.shape
-    labels = np.zeros(n, np.int64)
+    labels = np.zeros(n + 1, np.int64)  # (slot n: the dead state, read by -1)
+    labels[n] = -1
     n_classes = 1
-    dead = sub < 0
-    w = _MOORE_W[:k + 1] if k < len(_MOORE_W) else None
+    w = _MOORE_W[1:k + 1] if k < len(_MOORE_W) else None
     for _ in range(max_rounds):
-        succ = np.where(dead, -1, labels[np.maximum(sub, 0)])
-        sig = np.concatenate([labels[:, None], succ], axis=1)
+        succ = labels.take(sub)
+        own = labels[:n]
+        inv = None
         if w is not None:
-            _, first, inv = np.unique(sig @ w, return_index=True, return_inverse=True)
+            h = succ @ w
+            h += own * _MOORE_W[0]
+            _, inv = np.unique(h, return_inverse=True)
             inv = inv.reshape(-1)
-            if not np.array_equal(sig[first[inv]], sig):
-                _, inv = np.unique(sig, axis=0, return_inverse=True)
-        else:
-            _, inv = np.unique(sig, axis=0, return_inverse=True)
-        labels = inv.reshape(-1).astype(np.int64)
-        new_n = int(labels.max()) + 1
+            first = np.empty(int(inv.max()) + 1, np.int64)
+            first[inv[::-1]] = np.arange(n - 1, -1, -1)
+            if not (np.array_equal(own.take(first).take(inv), own)
+                    and np.array_equal(succ.take(first, axis=0).take(inv, axis=0), succ)):
+                inv = None  # a hash collision
+        if inv is None:
+            _, inv = np.unique(np.concatenate([own[:, None], succ], axis=1), axis=0,
+                               return_inverse=True)
+            inv = inv.reshape(-1)
+        labels[:n] = inv
+        new_n = int(inv.max()) + 1
         if new_n == n_classes:
-            return labels, True
+            return labels[:n].copy(), True
         n_classes = new_n
-    return labels, False
+    return labels[:n].copy(), False
 
 
 def mark_minimal(dfa: "ByteDFA", *, canonical: bool = False) -> "ByteDFA":
