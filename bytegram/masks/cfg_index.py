@@ -133,7 +133,7 @@ class CFGIndex:
         grammar (``lexeme_classes``) and only the tokens that may complete it are walked;
         at a lexeme's start every token is walked over the trie."""
         lexer = self.lexer
-        if self.split and not lexer.lex_fresh[lex] and lexer.lex_items[lex] \
+        if self.split and lex != lexer.universal and lexer.lex_items[lex] \
                 and not lexer.lex_done[lex]:
             got = self._classify_split(lex)
             if got is not None:
