@@ -27,6 +27,7 @@ from .bitmask import pack_bool
 from .cfg_lexer import LexerSpace
 from .cfg_parser import StackContext, StackNode
 from .lexeme_classes import mark, pair_classes
+from .trie import expand_ranges
 from .vocab_index import VocabIndex
 
 __all__ = ["CFGIndex", "LexClasses", "element_ok"]
@@ -157,9 +158,30 @@ class CFGIndex:
         ids = trie.token_ids.take(np.flatnonzero(completes))
         if len(ids) * 8 > len(completes):
             return None
+        ids = self._may_go_on(lex, ids)
         ws = self._walk_tokens(self.lexer.initial_walk(lex), ids)
         live = np.flatnonzero(ws >= 0)
         return self._group(ids.take(live), ws.take(live), inside)
+
+    def _may_go_on(self, lex: int, ids: np.ndarray) -> np.ndarray:
+        """The tokens of ``ids`` (each completing a lexeme of ``lex``'s pairs somewhere)
+        that may survive the completion: a lexeme ends on a byte of ``ends`` and the next
+        one begins with a byte of ``starts`` (or the token ends there). After a property
+        name only ``:`` may follow, which rules out most of the tokens holding a quote."""
+        if not len(ids):
+            return ids
+        ends, starts = self.lexer.boundary_bytes(lex)
+        if starts.all():
+            return ids
+        flat, off = self.vocab.token_bytes_flat
+        lo, hi = off[ids], off[ids + 1]
+        pos = expand_ranges(lo, hi - lo)
+        last = np.zeros(len(pos), dtype=bool)
+        last[np.cumsum(hi - lo) - 1] = True
+        nxt = flat.take(np.minimum(pos + 1, len(flat) - 1))
+        ok = ends.take(flat.take(pos)) & (last | starts.take(nxt))
+        keep = np.add.reduceat(ok, np.cumsum(hi - lo) - (hi - lo)) > 0
+        return ids[keep]
 
     def _walk_tokens(self, w0: int, ids: np.ndarray) -> np.ndarray:
         """Walk state each of the tokens ``ids`` ends in from walk state ``w0`` (-1 = dead),

@@ -83,6 +83,8 @@ class LexerSpace:
         # per terminal and DFA state: whether some byte continues the lexeme (on demand)
         self._has_out: list[list[bool] | None] = [None] * len(self._tt)
         self._acc = [d.accepting.tolist() for d in tables.terminal_dfas]
+        self._acc_arr = [d.accepting for d in tables.terminal_dfas]
+        self._boundary: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._start = [d.start for d in tables.terminal_dfas]
         self.max_walk_states = max_walk_states
         self.max_walk_width = max_walk_width
@@ -283,6 +285,28 @@ class LexerSpace:
             hit = self.universal if self.ignore_mask >> term & 1 \
                 else self.fresh(self.follow_mask[term])
             self._after[term] = hit
+        return hit
+
+    def boundary_bytes(self, lex: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(ends, starts)``, bool per byte value: the bytes on which a lexeme of a
+        terminal alive in ``lex`` may end, and those that may begin the next lexeme after
+        any of them (``after``). A token from ``lex`` that completes a lexeme holds a byte
+        of ``ends`` followed by a byte of ``starts`` or by its own end."""
+        key = self.lex_alive[lex]
+        hit = self._boundary.get(key)
+        if hit is None:
+            ends = np.zeros(256, dtype=bool)
+            nxt: set[int] = set()
+            for t in range(self.n_terms):
+                if key >> t & 1:
+                    tt = self._tt[t]
+                    ends |= ((tt >= 0) & self._acc_arr[t][np.maximum(tt, 0)]).any(axis=0)
+                    nxt.add(self.after(t))
+            starts = np.zeros(256, dtype=bool)
+            for lx in nxt:
+                for t, q in self.lex_items[lx]:
+                    starts |= self._tt[t][q] >= 0
+            hit = self._boundary[key] = (ends, starts)
         return hit
 
     def _completion(self, seq: int, term: int) -> tuple[int, int]:
