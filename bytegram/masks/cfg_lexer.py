@@ -296,17 +296,25 @@ class LexerSpace:
         hit = self._boundary.get(key)
         if hit is None:
             ends = np.zeros(256, dtype=bool)
-            nxt: set[int] = set()
+            starts = np.zeros(256, dtype=bool)
             for t in range(self.n_terms):
                 if key >> t & 1:
-                    tt = self._tt[t]
-                    ends |= ((tt >= 0) & self._acc_arr[t][np.maximum(tt, 0)]).any(axis=0)
-                    nxt.add(self.after(t))
-            starts = np.zeros(256, dtype=bool)
-            for lx in nxt:
-                for t, q in self.lex_items[lx]:
-                    starts |= self._tt[t][q] >= 0
+                    e, s = self._term_boundary(t)
+                    ends |= e
+                    starts |= s
             hit = self._boundary[key] = (ends, starts)
+        return hit
+
+    def _term_boundary(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        """``boundary_bytes`` of one terminal (memoized)."""
+        hit = self._boundary.get(~term)  # (negative keys: one terminal)
+        if hit is None:
+            tt = self._tt[term]
+            ends = ((tt >= 0) & self._acc_arr[term][np.maximum(tt, 0)]).any(axis=0)
+            starts = np.zeros(256, dtype=bool)
+            for t, q in self.lex_items[self.after(term)]:
+                starts |= self._tt[t][q] >= 0
+            hit = self._boundary[~term] = (ends, starts)
         return hit
 
     def _completion(self, seq: int, term: int) -> tuple[int, int]:
