@@ -90,6 +90,8 @@ class CFGIndex:
         self.tables = lexer.tables
         self.vocab = vocab
         self.trie = vocab.trie
+        # built once per vocabulary on first use; here, so that no mask call pays for them
+        _ = self.trie.node_ranges, self.trie.token_bytes, vocab.token_bytes_flat
         self.width = vocab.width
         self.vocab_size = vocab.vocab_size
         self.max_readings = max_readings

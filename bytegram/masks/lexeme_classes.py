@@ -449,13 +449,15 @@ def _completes(trie: TokenTrie, dfa: ByteDFA, state: int, entries: "_Entries"
     starts, neg = starts[order], neg[order]
     codes = np.full(len(cand), (state + 1) << 8, dtype=np.int32)
     done = np.zeros(len(cand), dtype=bool)
+    live = np.arange(len(cand))  # tokens still alive and not known to complete
     for k in range(int(-neg[0])):
-        m = int(np.searchsorted(neg, -k, side="left"))  # tokens longer than k
-        cur = codes[:m]
-        cur += flat[starts[:m] + k]
-        codes[:m] = table.take(cur)
-        done[:m] |= accepting_st.take(codes[:m] >> 8)
-        if not codes[:m].any():
+        live = live[neg[live] < -k]  # (longer than k)
+        cur = table.take(codes.take(live) + flat.take(starts.take(live) + k))
+        codes[live] = cur
+        hit = accepting_st.take(cur >> 8)
+        done[live[hit]] = True
+        live = live[(cur != 0) & ~hit]
+        if not len(live):
             break
     return _fix(np.sort(cand[order][done]), n_tok)
 
