@@ -26,7 +26,7 @@ import numpy as np
 from .bitmask import pack_bool
 from .cfg_lexer import LexerSpace
 from .cfg_parser import StackContext, StackNode
-from .lexeme_classes import mark, pair_classes
+from .lexeme_classes import mark, pair_classes, prepare
 from .trie import expand_ranges
 from .vocab_index import VocabIndex
 
@@ -92,6 +92,8 @@ class CFGIndex:
         self.trie = vocab.trie
         # built once per vocabulary on first use; here, so that no mask call pays for them
         _ = self.trie.node_ranges, self.trie.token_bytes, vocab.token_bytes_flat
+        for dfa in self.tables.terminal_dfas:
+            prepare(self.trie, dfa)
         self.width = vocab.width
         self.vocab_size = vocab.vocab_size
         self.max_readings = max_readings
