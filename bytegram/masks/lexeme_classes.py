@@ -428,11 +428,21 @@ def pair_classes(trie: TokenTrie, dfa: ByteDFA, state: int) -> PairClasses:
 
 
 def prepare(trie: TokenTrie, dfa: ByteDFA) -> None:
-    """Do now the per-DFA work that ``pair_classes`` would do on its first call for
-    ``dfa`` (the refinement behind ``inside_key``: 0.5-2 ms for a property-name terminal
-    of a large object), so that a compile pays for it instead of a mask."""
-    if _wide(dfa) and dfa.n_states:
+    """Do now the per-DFA work that ``pair_classes`` would do on its first calls for
+    ``dfa``, so that a compile pays for it instead of a mask: the refinement behind
+    ``inside_key`` for a wide DFA (0.5-2 ms for the names of a large object's other
+    properties), the classes after the first byte for a narrow one opening with a single
+    byte (a property name after its quote: every name of an object is read there at once).
+    """
+    if not dfa.n_states:
+        return
+    if _wide(dfa):
         inside_key(dfa, dfa.start, depth=trie.depth)
+        return
+    live = _live_bytes(dfa)
+    first = live[dfa.start]
+    if first is not None and len(first) == 1:  # a property name: its state after '"'
+        pair_classes(trie, dfa, int(dfa.transitions[dfa.start, first[0]]))
 
 
 def _completes(trie: TokenTrie, dfa: ByteDFA, state: int, entries: "_Entries"
