@@ -133,10 +133,11 @@ class CFGIndex:
         return nxt
 
     def _classify(self, lex: int) -> LexClasses:
-        """Classify from lexer state ``lex``. In the middle of a lexeme (inside a string,
-        say) the tokens that stay inside it come from per-terminal classes shared by every
-        grammar (``lexeme_classes``) and only the tokens that may complete it are walked;
-        at a lexeme's start every token is walked over the trie."""
+        """Classify from lexer state ``lex``. The tokens that stay inside a lexeme (a
+        string, say) come from per-terminal classes shared by every grammar
+        (``lexeme_classes``) and only the tokens that may complete it are walked; when a
+        lexeme may end here already, or from the universal state, or when most tokens
+        would be walked anyway, every token is walked over the trie."""
         lexer = self.lexer
         if self.split and lex != lexer.universal and lexer.lex_items[lex] \
                 and not lexer.lex_done[lex]:

@@ -7,14 +7,20 @@ pass through an accepting state at some byte boundary (the lexeme may end inside
 end of the token, and the rest of the token belongs to the next lexemes). Every other token
 kills the lexeme without completing it.
 
-The CFG classification (``cfg_index``) combines these per-pair classes for a lexer state in
-the middle of a lexeme: a token is allowed whatever the stack iff it is ``inside`` for some
-pair; only the ``completes`` tokens need the grammar-level walk. Inside a JSON string that
-is a few thousand tokens instead of the whole vocabulary.
+The CFG classification (``cfg_index``) combines these per-pair classes for a lexer state
+(in a lexeme or at its start): a token is allowed whatever the stack iff it is ``inside``
+for some pair; only the ``completes`` tokens need the grammar-level walk. Inside a JSON
+string that is a few thousand tokens instead of the whole vocabulary.
 
 Results depend only on the DFA's content, the state and the trie, so they are cached
 process-wide (keyed by a digest of the DFA, per trie, bounded by bytes): every grammar that
-uses the same string terminal shares them. Below that, the classes are assembled from
+uses the same string terminal shares them. ``inside`` is also cached under
+``grammar.dfa.inside_key``, which does not see acceptance: a property name that may not be
+one of a few declared names stays inside where any string does, so every such terminal of
+every object shares one class, and ``completes`` is then read off the few tokens holding a
+byte that enters an accepting state. From a narrow state (a literal, a property name and
+its escaped spellings) the classes are read off the trie nodes along its few strings by a
+depth-first search. Otherwise the classes are assembled from
 per-first-byte *pieces*: the tokens under the trie's depth-1 node for byte ``b`` depend only
 on the automaton from ``dfa(q, b)``, so a piece is cached under that successor state and
 reused by every state that shares it (along a key or a string most bytes lead to the same
