@@ -9,6 +9,8 @@ prefix": this is what makes a token mask exact.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -350,8 +352,16 @@ def inside_key(dfa: "ByteDFA", state: int, *, depth: int) -> tuple:
         memo = {}
         object.__setattr__(dfa, "_inside", memo)
     parts = memo.get(depth)
-    if parts is None:
-        parts = memo[depth] = _inside_partition(dfa, depth)
+    if parts is None:  # (shared by every DFA object with this content: grammars rebuild them)
+        ck = (content_key(dfa), depth)
+        parts = _PARTITIONS.get(ck)
+        if parts is None:
+            parts = _inside_partition(dfa, depth)
+            with _PARTITIONS_LOCK:
+                _PARTITIONS[ck] = parts
+                while len(_PARTITIONS) > _PARTITIONS_MAX:
+                    _PARTITIONS.popitem(last=False)
+        memo[depth] = parts
     labels, quotient, keys = parts
     c = int(labels[state])
     if c < 0:
@@ -396,6 +406,9 @@ def _inside_partition(dfa: "ByteDFA", depth: int
     return labels, quotient, {}
 
 
+_PARTITIONS: "OrderedDict[tuple, tuple]" = OrderedDict()  # by DFA content and depth
+_PARTITIONS_LOCK = threading.Lock()
+_PARTITIONS_MAX = 4096
 _DIGEST_MAX = 64  # quotients up to this size are digested (shared across DFAs)
 _MOORE_W = np.random.default_rng(0x1A51DE).integers(1, 1 << 62, size=257, dtype=np.int64)
 

@@ -90,8 +90,6 @@ class CFGIndex:
         self.tables = lexer.tables
         self.vocab = vocab
         self.trie = vocab.trie
-        # built once per vocabulary on first use; here, so that no mask call pays for them
-        _ = self.trie.node_ranges, self.trie.token_bytes, vocab.token_bytes_flat
         for dfa in self.tables.terminal_dfas:
             prepare(self.trie, dfa)
         self.width = vocab.width

@@ -53,8 +53,11 @@ class VocabIndex:
         packed = pack_bool(text_bool, width=width)
         for arr in (ids, packed, eos):
             arr.setflags(write=False)
-        return cls(size, width, trie, text_bytes, ids.astype(np.int32), packed, eos,
-                   frozenset(int(e) for e in eos), eos_words)
+        built = cls(size, width, trie, text_bytes, ids.astype(np.int32), packed, eos,
+                    frozenset(int(e) for e in eos), eos_words)
+        # what every grammar's masks read, built with the index rather than by a first mask
+        _ = trie.node_ranges, trie.token_bytes, built.token_bytes_flat
+        return built
 
     @cached_property
     def trie_position(self) -> np.ndarray:
