@@ -19,6 +19,7 @@ simulated in full. A mask depends only on ``L`` and the top ``d`` states of the 
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,12 @@ from .trie import expand_ranges
 from .vocab_index import VocabIndex
 
 __all__ = ["CFGIndex", "LexClasses", "element_ok"]
+
+# dense classes kept in id order, per vocabulary index (128 KB each on Llama-3): id(class)
+# -> (class, bool per id); a class is held, so its id is not reused while it is here
+_BY_ID: "weakref.WeakKeyDictionary[VocabIndex, dict[int, tuple]]" = weakref.WeakKeyDictionary()
+_BY_ID_LOCK = threading.Lock()
+_BY_ID_MAX = 32
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,10 +160,15 @@ class CFGIndex:
         dfas = self.tables.terminal_dfas
         inside = np.zeros(len(trie.token_ids), dtype=bool)
         completes = np.zeros(len(trie.token_ids), dtype=bool)
+        static = np.zeros(self.vocab_size, dtype=bool)  # (by id: the mask's order)
         for t, q in self.lexer.lex_items[lex]:
             pc = pair_classes(trie, dfas[t], q)
             mark(inside, pc.inside)
             mark(completes, pc.completes)
+            if pc.inside.dtype == bool:  # dense: its id-order copy, kept while it is shared
+                static |= self._by_id(pc.inside)
+            else:
+                static[trie.token_ids.take(pc.inside)] = True
         completes &= ~inside
         ids = trie.token_ids.take(np.flatnonzero(completes))
         if len(ids) * 8 > len(completes):
@@ -164,7 +176,25 @@ class CFGIndex:
         ids = self._may_go_on(lex, ids)
         ws = self._walk_tokens(self.lexer.initial_walk(lex), ids)
         live = np.flatnonzero(ws >= 0)
-        return self._group(ids.take(live), ws.take(live), inside)
+        return self._group(ids.take(live), ws.take(live), static)
+
+    def _by_id(self, flags: np.ndarray) -> np.ndarray:
+        """A dense class (bool per trie token position) as bool per token id; the last
+        ``_BY_ID_MAX`` are kept (classes are shared objects: the JSON-string one is met at
+        every position of every string and property name)."""
+        cache = _BY_ID.get(self.vocab)
+        if cache is None:
+            cache = _BY_ID.setdefault(self.vocab, {})
+        key = id(flags)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is flags:
+            return hit[1]
+        got = np.append(flags, False).take(self.vocab.trie_position)
+        with _BY_ID_LOCK:
+            cache[key] = (flags, got)
+            while len(cache) > _BY_ID_MAX:
+                cache.pop(next(iter(cache)))
+        return got
 
     def _may_go_on(self, lex: int, ids: np.ndarray) -> np.ndarray:
         """The tokens of ``ids`` (each completing a lexeme of ``lex``'s pairs somewhere)
@@ -212,18 +242,13 @@ class CFGIndex:
         return out
 
     def _group(self, ids: np.ndarray, ws: np.ndarray,
-               static_pos: np.ndarray | None) -> LexClasses:
+               static: np.ndarray | None) -> LexClasses:
         """``LexClasses`` from live tokens ``ids`` and their walk states ``ws`` (tokens in a
         static walk state are static), plus the tokens known to be static already
-        (``static_pos``: bool per trie token position)."""
+        (``static``: bool per token id, updated in place)."""
         lexer = self.lexer
-        if static_pos is None:
+        if static is None:
             static = np.zeros(self.vocab_size, dtype=bool)
-        elif np.count_nonzero(static_pos) * 16 < len(static_pos):  # few: scatter their ids
-            static = np.zeros(self.vocab_size, dtype=bool)
-            static[self.trie.token_ids.take(np.flatnonzero(static_pos))] = True
-        else:  # many: one gather over every id
-            static = np.append(static_pos, False).take(self.vocab.trie_position)
         # walk ids are small dense ints: group with a presence table, not a sort
         n_walk = len(lexer.walk_items)
         present = np.zeros(n_walk, dtype=bool)
