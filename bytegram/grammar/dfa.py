@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["ByteDFA", "refine_partition", "minimize_table", "useful_states", "mark_minimal",
-           "content_key", "residual_key", "inside_key"]
+           "content_key", "residual_key", "inside_key", "entering_bytes"]
 
 DEAD = -1
 
@@ -332,6 +332,18 @@ def residual_key(dfa: "ByteDFA", state: int, *, max_states: int = 64) -> bytes |
         key = h.digest()
     memo[(state, max_states)] = key
     return key
+
+
+def entering_bytes(dfa: "ByteDFA") -> np.ndarray:
+    """Per byte value, whether it leads some state of ``dfa`` into an accepting state (bool
+    [256], read-only, memoized per object): a lexeme can only end on one of these bytes."""
+    got = dfa.__dict__.get("_entering")
+    if got is None:
+        t = dfa.transitions
+        got = ((t >= 0) & dfa.accepting[np.maximum(t, 0)]).any(axis=0)
+        got.setflags(write=False)
+        object.__setattr__(dfa, "_entering", got)
+    return got
 
 
 def inside_key(dfa: "ByteDFA", state: int, *, depth: int) -> tuple:

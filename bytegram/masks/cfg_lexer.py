@@ -29,6 +29,7 @@ import threading
 import numpy as np
 
 from ..errors import LimitExceeded
+from ..grammar.dfa import entering_bytes
 from ..grammar.lr import LRTables
 
 __all__ = ["LexerSpace", "ROOT_SEQ", "unique_columns"]
@@ -83,8 +84,8 @@ class LexerSpace:
         # per terminal and DFA state: whether some byte continues the lexeme (on demand)
         self._has_out: list[list[bool] | None] = [None] * len(self._tt)
         self._acc = [d.accepting.tolist() for d in tables.terminal_dfas]
-        self._acc_arr = [d.accepting for d in tables.terminal_dfas]
-        self._boundary: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._boundary: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # by alive terminals
+        self._term_boundary_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._start = [d.start for d in tables.terminal_dfas]
         self.max_walk_states = max_walk_states
         self.max_walk_width = max_walk_width
@@ -307,14 +308,13 @@ class LexerSpace:
 
     def _term_boundary(self, term: int) -> tuple[np.ndarray, np.ndarray]:
         """``boundary_bytes`` of one terminal (memoized)."""
-        hit = self._boundary.get(~term)  # (negative keys: one terminal)
+        hit = self._term_boundary_memo.get(term)
         if hit is None:
-            tt = self._tt[term]
-            ends = ((tt >= 0) & self._acc_arr[term][np.maximum(tt, 0)]).any(axis=0)
             starts = np.zeros(256, dtype=bool)
             for t, q in self.lex_items[self.after(term)]:
                 starts |= self._tt[t][q] >= 0
-            hit = self._boundary[~term] = (ends, starts)
+            ends = entering_bytes(self.tables.terminal_dfas[term])
+            hit = self._term_boundary_memo[term] = (ends, starts)
         return hit
 
     def _completion(self, seq: int, term: int) -> tuple[int, int]:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..grammar.dfa import ByteDFA, content_key, inside_key, residual_key
+from ..grammar.dfa import ByteDFA, content_key, entering_bytes, inside_key, residual_key
 from .trie import TokenTrie, coded_table, expand_ranges
 
 __all__ = ["PairClasses", "pair_classes", "prepare", "mark", "clear_cache"]
@@ -460,7 +460,7 @@ def _completes(trie: TokenTrie, dfa: ByteDFA, state: int, entries: "_Entries"
     n_tok = len(trie.token_ids)
     if dfa.accepting[state]:
         return _fix(np.ones(n_tok, dtype=bool), n_tok)
-    cand = _holding(trie, _entering_bytes(dfa), entries)
+    cand = _holding(trie, entering_bytes(dfa), entries)
     if len(cand) * _DENSE > n_tok:
         return None
     if not len(cand):
@@ -486,25 +486,14 @@ def _completes(trie: TokenTrie, dfa: ByteDFA, state: int, entries: "_Entries"
     return _fix(np.sort(cand[order][done]), n_tok)
 
 
-def _entering_bytes(dfa: ByteDFA) -> bytes:
-    """Per byte value, 1 if it leads some state of ``dfa`` into an accepting state (memoized
-    per object)."""
-    got = dfa.__dict__.get("_entering")
-    if got is None:
-        t = dfa.transitions
-        got = ((t >= 0) & dfa.accepting[np.maximum(t, 0)]).any(axis=0).astype(np.uint8)
-        got = got.tobytes()
-        object.__setattr__(dfa, "_entering", got)
-    return got
-
-
-def _holding(trie: TokenTrie, which: bytes, entries: "_Entries") -> np.ndarray:
-    """Sorted trie positions of the tokens holding a byte flagged in ``which`` (cached)."""
-    key = ("holding", which)
+def _holding(trie: TokenTrie, which: np.ndarray, entries: "_Entries") -> np.ndarray:
+    """Sorted trie positions of the tokens holding a byte flagged in ``which`` (bool per
+    byte value; cached)."""
+    key = ("holding", which.tobytes())
     hit = entries.items.get(key)
     if hit is None:
         flat, off = trie.token_bytes
-        at = np.flatnonzero(np.frombuffer(which, dtype=np.uint8).astype(bool)[flat])
+        at = np.flatnonzero(which[flat])
         hit = np.unique(np.searchsorted(off, at, side="right") - 1)
         hit.setflags(write=False)
         with _LOCK:
