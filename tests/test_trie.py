@@ -83,3 +83,39 @@ def _check(words, dfa) -> None:
     got = _walk(trie, table, state, first=first)
     in_chosen = np.isin(np.array([t[0] for t in tokens]), trie.level_bytes[0][chosen])
     assert np.array_equal(got, np.where(in_chosen, want, -1))
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(words=vocabularies(), auto=automata(), pick=st.integers(0, 2**32 - 1),
+       stop_at=st.integers(-1, 5))
+def test_walk_tokens_matches_reference(words, auto, pick, stop_at):
+    """``walk_tokens`` on a chosen subset of tokens: the final state of each equals the
+    token-by-token reference; with ``stop``, a token is retired on the first byte that
+    reaches the stop state and keeps that state."""
+    table, state = auto
+    trie = TokenTrie.build(words, np.arange(len(words)))
+    tokens = [words[i] for i in trie.token_ids.tolist()]
+    rng = np.random.default_rng(pick)
+    pos = np.sort(rng.choice(len(tokens), size=rng.integers(0, len(tokens) + 1),
+                             replace=False)).astype(np.int64)
+    flat = coded_table(table)
+
+    def step(codes, data):
+        codes += data
+        return flat.take(codes)
+
+    if stop_at < 0:
+        codes, stopped = trie.walk_tokens(pos, (state + 1) << 8, step)
+        want = reference_token_states([tokens[p] for p in pos.tolist()], table, state)
+        assert stopped is None and ((codes >> 8) - 1).tolist() == want.tolist()
+        return
+    codes, stopped = trie.walk_tokens(pos, (state + 1) << 8, step,
+                                      stop=lambda c: c == (stop_at + 1) << 8)
+    for n, p in enumerate(pos.tolist()):
+        q, hit = state, False
+        for b in tokens[p]:
+            q = int(table[q, b])
+            if q < 0 or q == stop_at:
+                hit = q == stop_at
+                break
+        assert codes[n] == (q + 1) << 8 and stopped[n] == hit, (tokens[p], q)

@@ -170,13 +170,15 @@ class CFGIndex:
             else:
                 static[trie.token_ids.take(pc.inside)] = True
         completes &= ~inside
-        ids = trie.token_ids.take(np.flatnonzero(completes))
-        if len(ids) * 8 > len(completes):
+        pos = np.flatnonzero(completes)
+        if len(pos) * 8 > len(completes):
             return None
-        ids = self._may_go_on(lex, ids)
-        ws = self._walk_tokens(self.lexer.initial_walk(lex), ids)
-        live = np.flatnonzero(ws >= 0)
-        return self._group(ids.take(live), ws.take(live), static)
+        pos = self._may_go_on(lex, pos)
+        w0 = self.lexer.initial_walk(lex)
+        codes, _ = trie.walk_tokens(pos, (w0 + 1) << 8, self._step)
+        live = np.flatnonzero(codes)
+        return self._group(trie.token_ids.take(pos.take(live)), (codes.take(live) >> 8) - 1,
+                           static)
 
     def _by_id(self, flags: np.ndarray) -> np.ndarray:
         """A dense class (bool per trie token position) as bool per token id; the last
@@ -196,50 +198,27 @@ class CFGIndex:
                 cache.pop(next(iter(cache)))
         return got
 
-    def _may_go_on(self, lex: int, ids: np.ndarray) -> np.ndarray:
-        """The tokens of ``ids`` (each completing a lexeme of ``lex``'s pairs somewhere)
-        that may survive the completion: a lexeme ends on a byte of ``ends`` and the next
-        one begins with a byte of ``starts`` (or the token ends there). After a property
-        name only ``:`` may follow, which rules out most of the tokens holding a quote."""
-        if not len(ids):
-            return ids
+    def _may_go_on(self, lex: int, pos: np.ndarray) -> np.ndarray:
+        """The tokens at trie positions ``pos`` (each completing a lexeme of ``lex``'s pairs
+        somewhere) that may survive the completion: a lexeme ends on a byte of ``ends`` and
+        the next one begins with a byte of ``starts`` (or the token ends there). After a
+        property name only ``:`` may follow, which rules out most of the tokens holding a
+        quote."""
+        if not len(pos):
+            return pos
         ends, starts = self.lexer.boundary_bytes(lex)
         if starts.all():
-            return ids
-        flat, off = self.vocab.token_bytes_flat
-        lo, hi = off[ids], off[ids + 1]
-        pos = expand_ranges(lo, hi - lo)
-        last = np.zeros(len(pos), dtype=bool)
-        last[np.cumsum(hi - lo) - 1] = True
-        nxt = flat.take(np.minimum(pos + 1, len(flat) - 1))
-        ok = ends.take(flat.take(pos)) & (last | starts.take(nxt))
-        keep = np.add.reduceat(ok, np.cumsum(hi - lo) - (hi - lo)) > 0
-        return ids[keep]
-
-    def _walk_tokens(self, w0: int, ids: np.ndarray) -> np.ndarray:
-        """Walk state each of the tokens ``ids`` ends in from walk state ``w0`` (-1 = dead),
-        all at once, byte position by byte position (longest tokens first)."""
-        if not len(ids):
-            return np.zeros(0, dtype=np.int32)
-        flat, off = self.vocab.token_bytes_flat
-        starts = off[ids]
-        lens = off[ids + 1] - starts
-        order = np.argsort(-lens, kind="stable")
-        starts = starts[order]
-        neg = -lens[order]
-        codes = np.full(len(ids), (w0 + 1) << 8, dtype=np.int32)
-        for k in range(int(-neg[0])):
-            m = int(np.searchsorted(neg, -k, side="left"))  # tokens longer than k
-            live = np.flatnonzero(codes[:m])
-            if len(live) < m:  # (the dead stay dead: step the live ones only)
-                if not len(live):
-                    break
-                codes[live] = self._step(codes[live], flat[starts[live] + k])
-            else:
-                codes[:m] = self._step(codes[:m], flat[starts[:m] + k])
-        out = np.empty(len(ids), dtype=np.int32)
-        out[order] = (codes >> 8) - 1
-        return out
+            return pos
+        flat, off = self.trie.token_bytes
+        lo = off.take(pos)
+        lens = off.take(pos + 1) - lo
+        at = expand_ranges(lo, lens)  # every byte of every token, token after token
+        first = np.cumsum(lens) - lens  # where each token's bytes begin in ``at``
+        last = np.zeros(len(at), dtype=bool)
+        last[first + lens - 1] = True
+        nxt = flat.take(np.minimum(at + 1, len(flat) - 1))
+        ok = ends.take(flat.take(at)) & (last | starts.take(nxt))
+        return pos[np.add.reduceat(ok, first) > 0]
 
     def _group(self, ids: np.ndarray, ws: np.ndarray,
                static: np.ndarray | None) -> LexClasses:

@@ -466,24 +466,14 @@ def _completes(trie: TokenTrie, dfa: ByteDFA, state: int, entries: "_Entries"
     if not len(cand):
         return _fix(cand, n_tok)
     table, _, accepting_st = _coded(dfa)
-    flat, off = trie.token_bytes
-    starts = off[cand]
-    neg = starts - off[cand + 1]  # minus the lengths
-    order = np.argsort(neg, kind="stable")  # longest first
-    starts, neg = starts[order], neg[order]
-    codes = np.full(len(cand), (state + 1) << 8, dtype=np.int32)
-    done = np.zeros(len(cand), dtype=bool)
-    live = np.arange(len(cand))  # tokens still alive and not known to complete
-    for k in range(int(-neg[0])):
-        live = live[neg[live] < -k]  # (longer than k)
-        cur = table.take(codes.take(live) + flat.take(starts.take(live) + k))
-        codes[live] = cur
-        hit = accepting_st.take(cur >> 8)
-        done[live[hit]] = True
-        live = live[(cur != 0) & ~hit]
-        if not len(live):
-            break
-    return _fix(np.sort(cand[order][done]), n_tok)
+
+    def step(codes: np.ndarray, data: np.ndarray) -> np.ndarray:
+        codes += data
+        return table.take(codes)
+
+    _, done = trie.walk_tokens(cand, (state + 1) << 8, step,
+                               stop=lambda codes: accepting_st.take(codes >> 8))
+    return _fix(cand[done], n_tok)  # (``cand`` is sorted)
 
 
 def _holding(trie: TokenTrie, which: np.ndarray, entries: "_Entries") -> np.ndarray:

@@ -227,6 +227,37 @@ class TokenTrie:
         offsets.setflags(write=False)
         return flat, offsets
 
+    def walk_tokens(self, positions: np.ndarray, code: int,
+                    step: Callable[[np.ndarray, np.ndarray], np.ndarray], *,
+                    stop: Callable[[np.ndarray], np.ndarray] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Walk the tokens at trie ``positions`` (a few, chosen: the trie walk covers the
+        vocabulary) from the coded state ``code``, all at once, byte position by byte
+        position, stepping only the live ones (``step`` as in ``walk_live``; 0 = dead).
+        Returns each token's final code and, with ``stop`` (codes -> bool), which tokens
+        were retired on a step where it held (their code is the one of that step)."""
+        flat, off = self.token_bytes
+        starts = off.take(positions)
+        lens = off.take(positions + 1) - starts
+        codes = np.full(len(positions), code, dtype=np.int32)
+        stopped = np.zeros(len(positions), dtype=bool) if stop is not None else None
+        live = np.arange(len(positions))
+        k = 0
+        while len(live):
+            live = live[lens.take(live) > k]
+            if not len(live):
+                break
+            cur = step(codes.take(live), flat.take(starts.take(live) + k))
+            codes[live] = cur
+            keep = cur != 0
+            if stopped is not None:
+                hit = stop(cur)
+                stopped[live[hit]] = True
+                keep &= ~hit
+            live = live[keep]
+            k += 1
+        return codes, stopped
+
     @cached_property
     def node_ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per global node: ``(end_hi, sub_lo, sub_hi)`` over trie token positions. Tokens

@@ -56,7 +56,7 @@ class VocabIndex:
         built = cls(size, width, trie, text_bytes, ids.astype(np.int32), packed, eos,
                     frozenset(int(e) for e in eos), eos_words)
         # what every grammar's masks read, built with the index rather than by a first mask
-        _ = trie.node_ranges, trie.token_bytes, built.token_bytes_flat
+        _ = trie.node_ranges, trie.token_bytes
         return built
 
     @cached_property
@@ -69,20 +69,6 @@ class VocabIndex:
         pos[self.trie.token_ids] = np.arange(n_tok)
         pos.setflags(write=False)
         return pos
-
-    @cached_property
-    def token_bytes_flat(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every token's bytes concatenated in id order (uint8) and the offsets (int64,
-        ``vocab_size + 1``): token ``i`` is ``flat[off[i]:off[i + 1]]``, empty for
-        special tokens. For vectorized walks of a chosen set of tokens."""
-        parts = [b or b"" for b in self.text_bytes]
-        parts += [b""] * (self.vocab_size - len(parts))
-        lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
-        off = np.zeros(len(parts) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=off[1:])
-        flat = np.frombuffer(b"".join(parts), dtype=np.uint8)
-        off.setflags(write=False)
-        return flat, off
 
 
 _CACHE: "OrderedDict[str, VocabIndex]" = OrderedDict()
