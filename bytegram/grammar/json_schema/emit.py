@@ -45,7 +45,6 @@ MAX_PATTERN_REGIONS = 6
 
 
 _dfa_key = dfa_key
-_KEY_CACHE: dict[tuple, ByteDFA] = {}
 
 
 class Emitter:
@@ -193,16 +192,8 @@ class Emitter:
         after it. Two terminals, not one: a name's lexeme then ends at its closing quote, so
         inside it the name reads like any JSON string (``lexeme_classes`` shares the tokens
         that stay inside between every string terminal)."""
-        def make() -> ByteDFA:
-            ck = dfa_key(chars)
-            hit = _KEY_CACHE.get(ck)
-            if hit is None:
-                hit = json_string_dfa(chars, max_states=self.max_string_states)
-                if len(_KEY_CACHE) > 8192:
-                    _KEY_CACHE.clear()
-                _KEY_CACHE[ck] = hit
-            return hit
-        return self.term(("key", key), make, "key"), self.COLON
+        return self.term(("key", key), lambda: json_string_dfa(
+            chars, max_states=self.max_string_states), "key"), self.COLON
 
     # -- containers ------------------------------------------------------------------------
     def automaton(self, start, edges: Callable, accepting: Callable, open_: str, close: str,
