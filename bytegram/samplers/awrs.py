@@ -80,7 +80,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from itertools import accumulate as _accumulate
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -570,6 +570,7 @@ class AdaptiveRejectionSampler:
         self.max_rejections = int(max_rejections)
         self.max_draws = int(max_draws)
         self.rng = make_rng(seed, generator)
+        self._uniform = _uniforms(self.rng).__next__  # (a buffered stream of rng.random())
         self.compute_weights = bool(compute_weights)
         self._masked = MaskedSampler(params=params, generator=self.rng)
         self._hint = 0  # index into _DELTAS of the last row's window (a search start only)
@@ -658,19 +659,31 @@ class AdaptiveRejectionSampler:
             if self._FIRST_DRAW:
                 # one with-replacement attempt first: an unconstrained draw from softmax(s),
                 # kept if allowed (rejection sampling); otherwise the Gumbel stream below
-                # starts afresh, which is exact whatever happened before (module docstring)
-                j, tok = self._first_draw(ctx)
-                if tok >= 0:
-                    ok = is_allowed(tok)
-                    checks = 1
-                    if j >= 0:
-                        s_verdict[j] = ok
+                # starts afresh, which is exact whatever happened before (module docstring).
+                # An attempt is a candidate in proportion to its weight or (in proportion to
+                # env) a tail point, kept with its thinning probability; at most
+                # _FIRST_ATTEMPTS thinned tail points in a row before the stream takes over
+                cum = ctx.masses()
+                big_w = ctx.W
+                total = big_w + ctx.env
+                uniform = self._uniform
+                for _ in range(self._FIRST_ATTEMPTS):
+                    u = uniform() * total
+                    if u < big_w:
+                        j = bisect_right(cum, u)  # < len(cum): u < W = cum[-1]
+                        tok = ctx.token(j)
+                        ok = s_verdict[j] = is_allowed(tok)
                         if not ok:
                             forbidden_pos.append(j)
-                    else:
-                        t_verdict[tok] = ok
-                    if not ok:
-                        tok = NO_TOKEN
+                            tok = NO_TOKEN
+                        checks = 1
+                        break
+                    i = ctx.next_tail(self.rng)
+                    if i >= 0:
+                        ok = t_verdict[i] = is_allowed(i)
+                        tok = i if ok else NO_TOKEN
+                        checks = 1
+                        break
             if tok < 0:
                 res = self._visit(ctx, row, matcher, pen, s_verdict, t_verdict, forbidden_pos,
                                   checks)
@@ -682,24 +695,6 @@ class AdaptiveRejectionSampler:
         log_w, est_checks, fb = self._estimate(ctx, row, matcher, pen, s_verdict, t_verdict,
                                                forbidden_pos)
         return Sample(tok, log_w, checks + est_checks, fb)
-
-    def _first_draw(self, ctx: _Row) -> tuple[int, int]:
-        """One draw of the with-replacement sampler: (candidate position or -1, token id);
-        (-1, -1) if ``_FIRST_ATTEMPTS`` attempts in a row were thinned tail points."""
-        ctx.masses()
-        cum = ctx.cum_list
-        big_w = ctx.W
-        total = big_w + ctx.env
-        random = self.rng.random
-        for _ in range(self._FIRST_ATTEMPTS):
-            u = random() * total
-            if u < big_w:
-                j = bisect_right(cum, u)  # < len(cum): u < W = cum[-1]
-                return j, ctx.token(j)
-            i = ctx.next_tail(self.rng)
-            if i >= 0:
-                return -1, i
-        return -1, -1
 
     def _visit(self, ctx: _Row, row: np.ndarray, matcher: Any, pen: Any, s_verdict: Any,
                t_verdict: dict[int, bool], forbidden_pos: list[int],
@@ -809,19 +804,19 @@ class AdaptiveRejectionSampler:
             colmax = _max_reduce(main, 0)
             if n_rem:
                 colmax = np.append(colmax, row[r * c:].max())
-        m = colmax[int(colmax.argmax())]
-        if not m > _F32_NEG_INF:  # every value is -inf: only penalized ids may be finite
+        m = colmax.item(colmax.argmax())  # (a Python float: the float32 value, exactly)
+        if not m > _NEG_INF:  # every value is -inf: only penalized ids may be finite
             if pen is None:
                 return None
             ids = np.zeros(0, dtype=np.int64)
             return self._candidates(ctx, ids, row[ids], _F32_INF, pen)
         if self._hint == 0:  # the widest window: accepted without a search when it fits
-            tau_raw = np.float32(float(m) - self._DELTAS[0] / self._finv)
+            tau_raw = np.float32(m - self._DELTAS[0] / self._finv)
             cols = (colmax >= tau_raw).nonzero()[0]
             if len(cols) > self._MAX_COLS:
-                tau_raw, cols = self._window(colmax, float(m), self._finv)
+                tau_raw, cols = self._window(colmax, m, self._finv)
         else:
-            tau_raw, cols = self._window(colmax, float(m), self._finv)
+            tau_raw, cols = self._window(colmax, m, self._finv)
         main_cols = cols
         extra = None
         if n_rem and len(cols) and cols[-1] == c:
@@ -851,13 +846,13 @@ class AdaptiveRejectionSampler:
         if self._scaled:
             inv = self._inv
             ctx.s_f32 = raw * inv
-            mx = ctx.M = float(m * inv)
+            mx = ctx.M = float(np.float32(m) * inv)
             tau_abs = ctx.tau_abs = float(tau_raw * inv)
         else:
             ctx.s_f32 = raw
-            mx = ctx.M = float(m)
+            mx = ctx.M = m
             tau_abs = ctx.tau_abs = float(tau_raw)
-        self._envelope(ctx, colmax, cols, tau_abs, mx, lay)
+        self._envelope(ctx, colmax, tau_abs, mx, lay)
         return ctx
 
     def _candidates(self, ctx: _Row, ids: np.ndarray, raw: np.ndarray, tau_raw: np.float32,
@@ -893,10 +888,10 @@ class AdaptiveRejectionSampler:
             return ctx
         ctx.n_tail = ctx.v - n_cand
         tau_abs = ctx.tau_abs = float(tau_raw * inv) if self._scaled else float(tau_raw)
-        self._envelope(ctx, colmax, cols, tau_abs, mx, lay)
+        self._envelope(ctx, colmax, tau_abs, mx, lay)
         return ctx
 
-    def _envelope(self, ctx: _Row, colmax: np.ndarray, cols: np.ndarray, tau_abs: float,
+    def _envelope(self, ctx: _Row, colmax: np.ndarray, tau_abs: float,
                   mx: float, lay: _Layout) -> None:
         """The tail envelope of a prepared row, relative to the top weight ``exp(M)``.
 
@@ -910,15 +905,13 @@ class AdaptiveRejectionSampler:
         ``exp(s - M)``). Their total is a float32 dot product, raised by its worst-case
         rounding error: ``env`` is at least the sum of the slot weights, and a point placed
         past that sum is no token (thinned), which keeps the process exact."""
-        lo = np.float32(mx - 1e-5 * (1.0 + abs(mx)))
+        # (a Python float: rounded to float32 in the subtraction, well within the margin)
+        lo = mx - 1e-5 * (1.0 + abs(mx))
+        rate = np.minimum(colmax, ctx.tau_raw)  # candidate columns: their tail is below tau
         if self._scaled:
-            rate = colmax * self._inv
-            rate -= lo
-        else:
-            rate = colmax - lo
+            rate *= self._inv
+        rate -= lo
         np.exp(rate, out=rate)
-        if len(cols):  # candidate columns: their tail is below tau
-            rate[cols] = _exp(tau_abs - float(lo))
         c = lay.cols
         if lay.n_rem:
             env = float(rate[:c].dot(lay.ones)) * lay.rows + float(rate[c]) * lay.n_rem
@@ -949,7 +942,7 @@ class AdaptiveRejectionSampler:
         attempts on candidates already known to be forbidden are skipped in one geometric
         draw, so the work grows with the number of distinct tokens met, not with N."""
         rng = self.rng
-        random = rng.random
+        uniform = self._uniform
         cum_list = ctx.masses()
         env = ctx.env
         big_w = ctx.W
@@ -964,7 +957,7 @@ class AdaptiveRejectionSampler:
             # on allowed candidates need none of the bookkeeping below, which takes over
             # (with the attempt at hand, or after a newly found forbidden candidate)
             while n < max_draws:
-                u = random() * total
+                u = uniform() * total
                 if u >= big_w:
                     pending = u
                     break
@@ -1005,7 +998,7 @@ class AdaptiveRejectionSampler:
                     return self._finish_exact(row, matcher, pen, n, succ, new, None)
                 n += int(rng.geometric(rest / total)) - 1  # skipped known-forbidden draws
             if pending is None:
-                u = random() * rest
+                u = uniform() * rest
             else:  # (drawn above with rest == total: nothing is skipped before the loop)
                 u = pending
                 pending = None
@@ -1265,6 +1258,13 @@ class AdaptiveRejectionSampler:
             s = s.copy()
             s[pen] = _penalize_np(row[pen], self.params.repetition_penalty) * ctx.inv
         return float(np.exp(s.astype(np.float64) - ctx.M).sum())
+
+
+def _uniforms(rng: np.random.Generator) -> Iterator[float]:
+    """``rng.random()`` values, drawn 256 at a time (one call per value costs more than the
+    few operations of a typical draw)."""
+    while True:
+        yield from rng.random(256).tolist()
 
 
 def _allowed_ids(words: np.ndarray, v: int) -> np.ndarray:
