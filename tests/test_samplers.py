@@ -23,7 +23,7 @@ from bytegram import Grammar, Vocabulary
 from bytegram.errors import InvalidArgument
 from bytegram.samplers import (NO_TOKEN, AdaptiveRejectionSampler, MaskedSampler, Sample,
                                SamplingParams)
-from bytegram.samplers.awrs import _Stream
+from bytegram.samplers.awrs_order import _Stream
 
 # ---------------------------------------------------------------------------------------
 # helpers
