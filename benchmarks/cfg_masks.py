@@ -136,8 +136,8 @@ def main(argv=None) -> int:
             "warm_mask_max_us": max(r["warm"]) * 1e6,
             "is_allowed_p50_us": percentile(r["allowed"], 50) * 1e6 if r["allowed"] else None,
         })
-    print(f"\n| engine | version | compile ms | cold p50 us | cold p99 us | cold mean us "
-          f"| warm p50 us | warm p99 us | warm max us | is_allowed p50 us |")
+    print("\n| engine | version | compile ms | cold p50 us | cold p99 us | cold mean us "
+          "| warm p50 us | warm p99 us | warm max us | is_allowed p50 us |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         ia = f"{row['is_allowed_p50_us']:.2f}" if row["is_allowed_p50_us"] is not None else "-"

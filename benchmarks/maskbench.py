@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             print(walk.markdown_ratios(rat))
             print()
     print("Versions: " + ", ".join(f"{n} {infos[n]['version']}" for n in infos)
-          + f". Wall time per engine: "
+          + ". Wall time per engine: "
           + ", ".join(f"{n} {walk.fmt_dur(s)}" for n, s in wall.items())
           + f" (jobs {args.jobs}, timeout {args.timeout:g} s).")
     n_all = len(list(data_dir.glob("*.json"))) if data_dir.is_dir() else 0

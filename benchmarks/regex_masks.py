@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bytegram  # noqa: E402
-from peers import (bytegram_engine, fmt_ms, fmt_us, llguidance_engine,  # noqa: E402
+from peers import (bytegram_engine, fmt_ms, llguidance_engine,  # noqa: E402
                    outlines_engine, percentile, tokenizer_path, xgrammar_engine)
 
 CASES = [
@@ -146,8 +146,8 @@ def main(argv=None) -> int:
             "is_allowed_p50_us": percentile(r["allowed"], 50) * 1e6 if r["allowed"] else None,
         })
     base = rows[0]
-    print(f"\n| engine | version | load s | compile p50 ms | cold mask p50 us | cold mean us "
-          f"| warm mask p50 us | warm p99 us | is_allowed p50 us |")
+    print("\n| engine | version | load s | compile p50 ms | cold mask p50 us | cold mean us "
+          "| warm mask p50 us | warm p99 us | is_allowed p50 us |")
     print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         ia = f"{row['is_allowed_p50_us']:.2f}" if row["is_allowed_p50_us"] is not None else "-"

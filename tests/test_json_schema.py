@@ -17,8 +17,7 @@ from bytegram.grammar.json_schema import schema_to_ir
 from bytegram.grammar.json_schema.ecma import pattern_dfa
 from bytegram.grammar.json_schema.numbers import bound_dfa, integer_universe, multiple_of_dfa
 from bytegram.grammar.json_schema.strings import (any_string_dfa, json_string_dfa,
-                                                  length_dfa, literal_json_dfa,
-                                                  literal_string_dfa)
+                                                  length_dfa, literal_json_dfa)
 from bytegram.grammar.regex import regex_to_dfa
 from bytegram.testing import EarleyRecognizer, sample_document
 

@@ -216,7 +216,6 @@ def minimize_table(table: np.ndarray, accepting: np.ndarray,
     tails_a, labels_a = np.nonzero(sub >= 0)
     heads_a = sub[tails_a, labels_a]
     T = tails_a.tolist()
-    H = heads_a.tolist()
     mm = len(T)
 
     B = _Partition(n)

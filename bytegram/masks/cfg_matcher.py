@@ -9,7 +9,7 @@ per step. Masks come from ``CFGIndex`` (cached per lexer state and bounded stack
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -18,9 +18,6 @@ from .bitmask import bitmask_row_view
 from .cfg_index import can_end, walk_ok
 from .cfg_parser import bottom_stack
 from .matcher import HistoryMatcher
-
-if TYPE_CHECKING:
-    from .compiled import CompiledGrammar
 
 __all__ = ["CFGMatcher"]
 

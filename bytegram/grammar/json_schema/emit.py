@@ -201,8 +201,6 @@ class Emitter:
         """Rules for a bracketed, comma-separated sequence driven by an automaton:
         ``edges(state)`` -> [(symbol or None for epsilon, next state)]."""
         b = self.b
-        first: dict = {}
-        rest: dict = {}
         todo = [start]
         seen = {start}
         names: dict = {}
