@@ -242,7 +242,7 @@ def test_awrs_truncation_scan_with_tail(kw):
 def test_masked_matches_reference(setting):
     kw = SETTINGS[setting]
     logits, m, allowed = byte_case(50 + setting, r"(cat|car|cart|dog)( (cat|car|dog))*", b"ca")
-    prev = PREV if "repetition_penalty" in kw else None
+    prev = PREV + [ord("t"), ord("r")] if "repetition_penalty" in kw else None
     ref = reference_distribution(logits.numpy(), allowed, SamplingParams(**kw), prev)
     ms = MaskedSampler(seed=setting, **kw)
     samples = draw(ms, logits, m, 3000, prev)
@@ -250,6 +250,48 @@ def test_masked_matches_reference(setting):
     lz = exact_log_z(logits.numpy(), allowed, SamplingParams(**kw), prev)
     assert samples[0].log_weight == pytest.approx(lz, abs=1e-5)
     assert not samples[0].fell_back and samples[0].n_checks == 0
+
+
+@pytest.mark.parametrize("setting", [0, 1, 2, 9])
+@pytest.mark.parametrize("mode", ["direct", "lazy_tail", "give_way"])
+def test_masked_without_weights_matches_reference(setting, mode):
+    """The weightless path (masked copy, then LazyCategorical): direct (the whole row is one
+    candidate set), with the lazy tail forced, and giving way to the categorical after one
+    attempt (which must not bias the draw)."""
+    kw = SETTINGS[setting]
+    logits, m, allowed = byte_case(70 + setting, r"(cat|car|cart|dog)( (cat|car|dog))*", b"ca",
+                                   target_z=0.6)
+    # (the penalized ids include allowed ones: "t" and "r" may follow "ca")
+    prev = PREV + [ord("t"), ord("r")] if "repetition_penalty" in kw else None
+    ref = reference_distribution(logits.numpy(), allowed, SamplingParams(**kw), prev)
+    ms = MaskedSampler(seed=setting, compute_weights=False, **kw)
+    if mode != "direct":
+        force_tail(ms._lazy, columns=8, max_cols=1, deltas=(2.0, 0.0))
+    if mode == "give_way":
+        ms._lazy.MAX_ATTEMPTS = 1
+    samples = draw(ms, logits, m, 3000, prev)
+    assert chi2_pvalue(counts_of(samples, len(ref)), ref) > 1e-4
+    assert all(math.isnan(s.log_weight) and not s.fell_back for s in samples[:10])
+
+
+def test_lazy_categorical_matches_softmax():
+    """LazyCategorical alone on rows with -inf entries (never drawn), a flat row and a
+    peaked one, with its tail forced; an all -inf row gives -1."""
+    from bytegram.samplers.awrs_row import LazyCategorical
+
+    rng = np.random.default_rng(3)
+    for scale, frac_inf in ((0.5, 0.3), (3.0, 0.6), (1.0, 0.0)):
+        x = (rng.standard_normal(300) * scale).astype(np.float32)
+        x[rng.random(300) < frac_inf] = -np.inf
+        p = np.exp(x.astype(np.float64) - x.max())
+        p /= p.sum()
+        lazy = force_tail(LazyCategorical(np.random.default_rng(5)), columns=10, max_cols=2,
+                          deltas=(1.0, 0.0))
+        ids = [lazy.draw(x) for _ in range(6000)]
+        assert min(ids) >= 0
+        assert chi2_pvalue(np.bincount(ids, minlength=300), p) > 1e-4
+    assert LazyCategorical(np.random.default_rng(0)).draw(
+        np.full(5000, -np.inf, dtype=np.float32)) == -1
 
 
 def test_truncation_ties_are_kept_identically():

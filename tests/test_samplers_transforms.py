@@ -21,7 +21,7 @@ from bytegram.errors import InvalidArgument
 from bytegram.samplers import (SamplingParams, apply_bitmask, apply_min_p, apply_params,
                                apply_repetition_penalty, apply_temperature, apply_top_k,
                                apply_top_p)
-from bytegram.samplers.transforms import reference_apply_bitmask, truncate_values
+from bytegram.samplers.transforms import masked_copy, reference_apply_bitmask, truncate_values
 from test_samplers import reference_distribution
 
 NEG = float("-inf")
@@ -65,6 +65,25 @@ def test_apply_bitmask_matches_reference(batch, v, extra_words, density, method,
     assert torch.equal(torch.isinf(got) & (got < 0), torch.isinf(want) & (want < 0))
     fin = torch.isfinite(want)
     assert torch.equal(got[fin], want[fin])
+
+
+@settings(max_examples=150, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(batch=st.integers(1, 3), v=st.integers(1, 170), extra_words=st.integers(-2, 2),
+       density=st.sampled_from([0.0, 0.001, 0.03, 0.3, 0.7, 0.97, 0.999, 1.0]),
+       seed=st.integers(0, 2**31))
+def test_masked_copy_matches_reference(batch, v, extra_words, density, seed):
+    """masked_copy writes the masked logits into ``out`` and leaves ``src`` as it was."""
+    rng = np.random.default_rng(seed)
+    words = max(0, (v + 31) // 32 + extra_words)
+    bm = random_bitmask(rng, batch, words, density)
+    src = (rng.standard_normal((batch, v)) * 3).astype(np.float32)
+    src[0, 0] = NEG
+    keep = src.copy()
+    out = np.full((batch, v), 7.0, dtype=np.float32)
+    assert masked_copy(src, bm, out) is out
+    want = reference_apply_bitmask(torch.from_numpy(src.copy()), bm).numpy()
+    assert np.array_equal(out, want) and np.array_equal(src, keep)
 
 
 @pytest.mark.parametrize("density", [0.0, 1e-4, 0.02, 0.5, 0.98, 0.9999, 1.0])

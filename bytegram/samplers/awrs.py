@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from itertools import accumulate as _accumulate
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -63,9 +63,9 @@ import torch
 from ..errors import InvalidArgument
 from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, normalize_prev_ids
 from .awrs_order import _Scan, _Stream
-from .awrs_row import RowPreparation, _Row
+from .awrs_row import RowPreparation, _Row, uniforms
 from .masked import MaskedSampler, _lse, categorical, exact_log_z
-from .transforms import _as_2d, _penalize_np, min_p_threshold, top_p_cutoff, truncate_values
+from .transforms import _as_2d, _host_numpy, _penalize_np, min_p_threshold, top_p_cutoff, truncate_values
 
 __all__ = ["AdaptiveRejectionSampler"]
 
@@ -124,7 +124,7 @@ class AdaptiveRejectionSampler(RowPreparation):
         self.max_rejections = int(max_rejections)
         self.max_draws = int(max_draws)
         self.rng = make_rng(seed, generator)
-        self._uniform = _uniforms(self.rng).__next__  # (a buffered stream of rng.random())
+        self._uniform = uniforms(self.rng).__next__  # (a buffered stream of rng.random())
         self.compute_weights = bool(compute_weights)
         self._masked = MaskedSampler(params=params, generator=self.rng)
         self._hint = 0  # index into _DELTAS of the last row's window (a search start only)
@@ -171,15 +171,7 @@ class AdaptiveRejectionSampler(RowPreparation):
         if prev_ids is not None and len(prev_ids) != batch:
             raise InvalidArgument(f"prev_ids has {len(prev_ids)} rows, logits {batch}")
         host = _host_numpy(x)
-        colmax = None
-        v = host.shape[1]
-        if batch > 1 and v > self._DIRECT_MAX_V and self._BATCH_PASS:
-            lay = self._layout(v)
-            c, r, n_rem = lay.cols, lay.rows, lay.n_rem
-            colmax = host[:, : r * c].reshape(batch, r, c).max(axis=1)
-            if n_rem:
-                colmax = np.concatenate([colmax, host[:, r * c:].max(axis=1, keepdims=True)],
-                                        axis=1)
+        colmax = self._column_maxima(host) if batch > 1 and self._BATCH_PASS else None
         sample_row = self._sample_row
         return [sample_row(host[i], m, None if prev_ids is None else prev_ids[i],
                            None if colmax is None else colmax[i])
@@ -213,31 +205,19 @@ class AdaptiveRejectionSampler(RowPreparation):
             if self._FIRST_DRAW:
                 # one with-replacement attempt first: an unconstrained draw from softmax(s),
                 # kept if allowed (rejection sampling); otherwise the Gumbel stream below
-                # starts afresh, which is exact whatever happened before (module docstring).
-                # An attempt is a candidate in proportion to its weight or (in proportion to
-                # env) a tail point, kept with its thinning probability; at most
-                # _FIRST_ATTEMPTS thinned tail points in a row before the stream takes over
-                cum = ctx.masses()
-                big_w = ctx.W
-                total = big_w + ctx.env
-                uniform = self._uniform
-                for _ in range(self._FIRST_ATTEMPTS):
-                    u = uniform() * total
-                    if u < big_w:
-                        j = bisect_right(cum, u)  # < len(cum): u < W = cum[-1]
-                        tok = ctx.token(j)
-                        ok = s_verdict[j] = is_allowed(tok)
+                # starts afresh, which is exact whatever happened before (module docstring)
+                j, tok = ctx.draw(self._uniform, self.rng, self._FIRST_ATTEMPTS)
+                if tok >= 0:
+                    ok = is_allowed(tok)
+                    checks = 1
+                    if j >= 0:
+                        s_verdict[j] = ok
                         if not ok:
                             forbidden_pos.append(j)
-                            tok = NO_TOKEN
-                        checks = 1
-                        break
-                    i = ctx.next_tail(self.rng)
-                    if i >= 0:
-                        ok = t_verdict[i] = is_allowed(i)
-                        tok = i if ok else NO_TOKEN
-                        checks = 1
-                        break
+                    else:
+                        t_verdict[tok] = ok
+                    if not ok:
+                        tok = NO_TOKEN
             if tok < 0:
                 res = self._visit(ctx, row, matcher, pen, s_verdict, t_verdict, forbidden_pos,
                                   checks)
@@ -623,13 +603,6 @@ class AdaptiveRejectionSampler(RowPreparation):
         return float(np.exp(s.astype(np.float64) - ctx.M).sum())
 
 
-def _uniforms(rng: np.random.Generator) -> Iterator[float]:
-    """``rng.random()`` values, drawn 256 at a time (one call per value costs more than the
-    few operations of a typical draw)."""
-    while True:
-        yield from rng.random(256).tolist()
-
-
 def _allowed_ids(words: np.ndarray, v: int) -> np.ndarray:
     """Ascending token ids below ``v`` whose bit is set in a packed mask row (int32 words,
     bit ``t & 31`` of word ``t >> 5``): a sparse mask expands its nonzero words only."""
@@ -660,18 +633,6 @@ def _zeroed(w: Any, idx: list[int]) -> Any:
 def _cumlist(w: Any) -> list[float]:
     """Running sum of the weights ``w`` (list or array) as a list."""
     return list(_accumulate(w)) if isinstance(w, list) else np.cumsum(w).tolist()
-
-
-def _host_numpy(x: Any) -> np.ndarray:
-    """``[batch, V]`` logits as a float32 numpy array on the host (a view when possible)."""
-    if isinstance(x, np.ndarray):
-        return x if x.dtype == np.float32 else x.astype(np.float32)
-    t = x.detach()
-    if t.device.type != "cpu":
-        t = t.cpu()
-    if t.dtype != torch.float32:
-        t = t.float()
-    return t.numpy()
 
 
 def _row_numpy(x: Any, i: int) -> np.ndarray:

@@ -37,14 +37,14 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from itertools import accumulate as _accumulate
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from .transforms import _penalize_np
 
-__all__ = ["RowPreparation"]
+__all__ = ["RowPreparation", "LazyCategorical", "uniforms"]
 
 _NEG_INF = float("-inf")
 _F32_NEG_INF = np.float32(-np.inf)
@@ -278,6 +278,27 @@ class _Row:
         keep &= ok
         return np.where(ok, ids, -1), keep
 
+    def draw(self, uniform: Callable[[], float], rng: np.random.Generator,
+             tries: int) -> tuple[int, int]:
+        """One draw from softmax(s) over the whole row, by i.i.d. attempts: a candidate in
+        proportion to its weight, or (in proportion to ``env``) a tail point, kept with its
+        thinning probability. Returns (candidate position or -1, token id); (-1, -1) when
+        ``tries`` attempts in a row were thinned tail points. Tokens of value -inf are never
+        drawn. Stopping after ``tries`` does not bias a caller that then draws exactly by
+        other means: the stop depends only on attempts that produced no token."""
+        cum = self.cum_list or self.masses()
+        big_w = self.W
+        total = big_w + self.env
+        for _ in range(tries):
+            u = uniform() * total
+            if u < big_w:
+                j = bisect_right(cum, u)  # < len(cum): u < W = cum[-1]
+                return j, self.token(j)
+            i = self.next_tail(rng)
+            if i >= 0:
+                return -1, i
+        return -1, -1
+
     def next_tail(self, rng: np.random.Generator) -> int:
         """One envelope point, placed and thinned: its tail token id if kept, else -1 (thinned,
         or on a slot that is not a tail token). Points are i.i.d.: the first ``_SCALAR_TAIL``
@@ -338,6 +359,19 @@ class RowPreparation:
                     break
             lay = _LAYOUTS[key] = _Layout(v, c)
         return lay
+
+    def _column_maxima(self, rows: np.ndarray) -> np.ndarray | None:
+        """The column maxima of every row of ``rows`` ``[batch, V]`` in one vectorized pass
+        (``_prepare``'s ``colmax`` per row); None for rows narrow enough to need none."""
+        batch, v = rows.shape
+        if v <= self._DIRECT_MAX_V:
+            return None
+        lay = self._layout(v)
+        c, r, n_rem = lay.cols, lay.rows, lay.n_rem
+        colmax = rows[:, : r * c].reshape(batch, r, c).max(axis=1)
+        if n_rem:
+            colmax = np.concatenate([colmax, rows[:, r * c:].max(axis=1, keepdims=True)], axis=1)
+        return colmax
 
     def _window(self, colmax: np.ndarray, m: float, finv: float) -> tuple[np.float32, np.ndarray]:
         """(tau, columns with maximum >= tau) for the largest window in ``_DELTAS`` that gives
@@ -510,3 +544,39 @@ class RowPreparation:
             ctx.env_rate = rate
             ctx.env = env
             ctx.lay = lay
+
+
+class LazyCategorical(RowPreparation):
+    """Exact draws from softmax(row) for float32 rows (``-inf`` entries never drawn) without
+    an ``exp`` over the row: the row is prepared as for the rejection sampler (one max pass,
+    candidates, tail envelope) and drawn by i.i.d. attempts (``_Row.draw``). ``draw``
+    returns -1 when ``MAX_ATTEMPTS`` attempts produced no token or nothing is finite: the
+    caller then draws exactly by other means (which keeps the draw exact; see
+    ``_Row.draw``). Used by ``MaskedSampler`` on masked rows, where every finite token is
+    allowed."""
+
+    MAX_ATTEMPTS = 1024
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.params = None  # (read only for penalized candidates, which a plain row has not)
+        self._inv = np.float32(1.0)
+        self._finv = 1.0
+        self._scaled = False
+        self._hint = 0
+        self.rng = rng
+        self._uniform = uniforms(rng).__next__
+
+    def draw(self, row: np.ndarray, colmax: np.ndarray | None = None) -> int:
+        """A token id drawn from softmax(row), or -1 (see the class docstring). ``colmax``:
+        the row's column maxima when the caller computed them for a batch."""
+        ctx = self._prepare(row, None, colmax)
+        if ctx is None:
+            return -1
+        return ctx.draw(self._uniform, self.rng, self.MAX_ATTEMPTS)[1]
+
+
+def uniforms(rng: np.random.Generator) -> Iterator[float]:
+    """``rng.random()`` values, drawn 256 at a time (one call per value costs more than the
+    few operations of a typical draw)."""
+    while True:
+        yield from rng.random(256).tolist()

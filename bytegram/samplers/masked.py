@@ -18,8 +18,10 @@ import numpy as np
 import torch
 
 from ..errors import InvalidArgument
+from .awrs_row import LazyCategorical
 from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, normalize_prev_ids
-from .transforms import _as_2d, _penalize_np, apply_bitmask, truncate_values
+from .transforms import (_as_2d, _host_numpy, _penalize_np, apply_bitmask, masked_copy,
+                         truncate_values)
 
 __all__ = ["MaskedSampler", "categorical"]
 
@@ -63,6 +65,8 @@ class MaskedSampler:
         self.rng = make_rng(seed, generator)
         self.compute_weights = bool(compute_weights)
         self._buf: np.ndarray | None = None
+        self._lazy = LazyCategorical(self.rng)
+        self._row_buf: np.ndarray | None = None
 
     def __repr__(self) -> str:
         return f"MaskedSampler({self.params})"
@@ -87,9 +91,42 @@ class MaskedSampler:
         check_matchers(matchers, x.shape[0])
         if prev_ids is not None and len(prev_ids) != x.shape[0]:
             raise InvalidArgument(f"prev_ids has {len(prev_ids)} rows, logits {x.shape[0]}")
+        p = self.params
+        if not self.compute_weights and not p.truncates and not p.greedy:
+            return self._sample_lazy(x, matchers, prev_ids)
         work = self._prepare(x, prev_ids)
         bitmask = self._fill(matchers, work.shape[0], work.shape[1])
         return self._sample_prepared(work, bitmask)
+
+    def _sample_lazy(self, x: Any, matchers: Sequence[Any],
+                     prev_ids: Sequence[Any] | None) -> list[Sample]:
+        """No weight and no truncation: row by row, the masked copy of the row (one pass,
+        which leaves it in cache), the penalty and temperature on it, then an exact draw
+        without an exp over the row (``LazyCategorical``; the categorical over the finite
+        entries when it gives way). The same values as ``_prepare`` + ``apply_bitmask``:
+        masking first changes nothing, as -inf stays -inf under both transforms."""
+        p = self.params
+        host = _host_numpy(x)
+        batch, v = host.shape
+        bitmask = self._fill(matchers, batch, v)
+        buf = self._row_buf
+        if buf is None or buf.shape[1] != v:
+            buf = self._row_buf = np.empty((1, v), dtype=np.float32)
+        row = buf[0]
+        scale = not p.greedy and p.temperature != 1
+        out = []
+        for i in range(batch):
+            masked_copy(host[i:i + 1], bitmask[i:i + 1], buf)
+            if p.repetition_penalty is not None and prev_ids is not None:
+                ids = normalize_prev_ids(prev_ids[i])
+                if ids is not None:
+                    ids = ids[(ids >= 0) & (ids < v)]
+                    row[ids] = _penalize_np(row[ids], p.repetition_penalty)
+            if scale:
+                row *= p.inv_temperature
+            tok = self._lazy.draw(row)
+            out.append(Sample(tok, math.nan, 0, False) if tok >= 0 else self._draw_row(row))
+        return out
 
     # -- internals shared with the rejection sampler ---------------------------------------
 
@@ -158,6 +195,13 @@ class MaskedSampler:
             tok = int(fin[categorical(vals, self.rng)])
             out.append(Sample(tok, lw, 0, False))
         return out
+
+    def _draw_row(self, row: np.ndarray) -> Sample:
+        """One categorical draw over the finite entries of a masked row (no weight)."""
+        fin = np.flatnonzero(row > -np.inf)
+        if len(fin) == 0:
+            return Sample(NO_TOKEN, _NEG_INF, 0, False)
+        return Sample(int(fin[categorical(row[fin], self.rng)]), math.nan, 0, False)
 
     def _greedy(self, work: np.ndarray, bitmask: np.ndarray) -> list[Sample]:
         mx = work.max(axis=1)

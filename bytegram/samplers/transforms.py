@@ -62,6 +62,18 @@ def _as_2d(logits: Any, name: str = "logits") -> tuple[Any, bool]:
     return logits, False
 
 
+def _host_numpy(x: Any) -> np.ndarray:
+    """``[batch, V]`` logits as a float32 numpy array on the host (a view when possible)."""
+    if isinstance(x, np.ndarray):
+        return x if x.dtype == np.float32 else x.astype(np.float32)
+    t = x.detach()
+    if t.device.type != "cpu":
+        t = t.cpu()
+    if t.dtype != torch.float32:
+        t = t.float()
+    return t.numpy()
+
+
 # ---------------------------------------------------------------------------------------
 # the grammar mask
 
@@ -158,9 +170,15 @@ def _expand(words: np.ndarray, pick: np.ndarray, want_set: bool,
     return r[hit], ids[hit]
 
 
-def _apply_numpy(x: np.ndarray, words: np.ndarray, covered: int, method: str) -> None:
+def _apply_numpy(x: np.ndarray, words: np.ndarray, covered: int, method: str,
+                 src: np.ndarray | None = None) -> None:
+    """Mask the first ``covered`` columns of ``x`` in place, or (``src`` given, same shape)
+    write ``src`` masked into ``x`` without touching ``src``: one pass instead of a copy and
+    then a mask."""
     how = _choose(words, covered, method)
     if how == "forbidden":
+        if src is not None:
+            np.copyto(x[:, :covered], src[:, :covered])
         pick = np.flatnonzero(words.reshape(-1) != -1)
         if len(pick):
             rows, ids = _expand(words, pick, False, covered)
@@ -168,7 +186,7 @@ def _apply_numpy(x: np.ndarray, words: np.ndarray, covered: int, method: str) ->
     elif how == "allowed":
         pick = np.flatnonzero(words.reshape(-1))
         rows, ids = _expand(words, pick, True, covered)
-        vals = x[rows, ids]
+        vals = (x if src is None else src)[rows, ids]
         x[:, :covered] = -np.inf
         x[rows, ids] = vals
     else:
@@ -178,7 +196,21 @@ def _apply_numpy(x: np.ndarray, words: np.ndarray, covered: int, method: str) ->
         for r in range(x.shape[0]):
             bias = np.take(lut, as_bytes[r], axis=0).reshape(-1)
             view = x[r, :covered]
-            np.add(view, bias[:covered], out=view)
+            np.add(view if src is None else src[r, :covered], bias[:covered], out=view)
+
+
+def masked_copy(src: np.ndarray, words: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out`` = ``src`` (float numpy ``[batch, V]``) with forbidden tokens at -inf, for the
+    packed int32 ``words`` ``[batch, >= ceil(V / 32)]``; ``src`` is not modified. The same
+    methods (and result) as ``apply_bitmask`` on a copy, in one pass over the row."""
+    v = src.shape[1]
+    covered = min(v, 32 * words.shape[1])
+    if covered < v:
+        out[:, covered:] = _NEG_INF
+    nw = (covered + 31) // 32
+    if nw:
+        _apply_numpy(out, np.ascontiguousarray(words[:, :nw]), covered, "auto", src)
+    return out
 
 
 def _apply_torch(x: torch.Tensor, words: torch.Tensor, covered: int) -> None:
