@@ -16,11 +16,14 @@ The logits of every step are generated first; then each method walks every regex
 walks). Timed per token: AWRS ``sample()`` (the whole engine: the pass over the logits,
 candidate selection, checks, the weight estimate, fallbacks), on the stored logits (which the
 other walks have pushed out of the CPU caches by then) and "hot" (the row copied into a buffer
-just before the call, untimed, as a model's freshly written output would be); masked "fill+apply"
-(``fill_bitmask`` + ``apply_bitmask`` on a preallocated copy of the logits, batch 1, and
-batch 32 with 32 sequences in the same state); and the whole ``MaskedSampler.sample()``
-(mask, exact weight, draw). Reported: p50 and mean per token, the mean number of
-single-token checks and the fallback rate of AWRS, and the mean allowed mass.
+just before the call, untimed, as a model's freshly written output would be); masked sampling,
+the whole ``MaskedSampler(compute_weights=False)`` call as ``bytegram.generate`` makes it
+(mask, apply, draw) on hot rows: ``sample()`` at batch 1 and ``sample_batch()`` at batch 32
+(32 sequences in the same state); its parts "fill+apply" (``fill_bitmask`` + ``apply_bitmask``
+on a preallocated copy of the logits, batch 1 and 32); and ``MaskedSampler.sample()`` with
+its exact weight (two logsumexps over the row) on stored rows. Reported: p50 and mean per
+token, the mean number of single-token checks and the fallback rate of AWRS, and the mean
+allowed mass.
 
     python benchmarks/sampling.py [--repeat 2] [--tokenizer llama3] [--seed 0]
 """
@@ -144,8 +147,9 @@ def run(walks, repeat: int, seed: int) -> dict:
     """Each method walks every regex alone (1 warm-up walk + ``repeat`` timed walks)."""
     awrs = AdaptiveRejectionSampler(seed=seed)
     masked = MaskedSampler(seed=seed)
+    plain = MaskedSampler(seed=seed, compute_weights=False)
     res = {k: [] for k in ("awrs", "awrs_hot", "fill_apply1", "fill_apply32", "masked",
-                           "checks", "fb", "z")}
+                           "plain1", "plain32", "checks", "fb", "z")}
     clock = time.perf_counter
     for compiled, steps in walks:
         v = steps[0][1].shape[0]
@@ -156,6 +160,7 @@ def run(walks, repeat: int, seed: int) -> dict:
         work1 = np.empty((1, v), dtype=np.float32)
         work32 = np.empty((32, v), dtype=np.float32)
         hot = torch.from_numpy(np.empty(v, dtype=np.float32))
+        hot32 = torch.from_numpy(np.empty((32, v), dtype=np.float32))
         for rep in range(1 + repeat):
             timed_walk = rep > 0
             m = compiled.matcher()  # AWRS
@@ -187,7 +192,13 @@ def run(walks, repeat: int, seed: int) -> dict:
                           lambda t: np.copyto(work1[0], t.numpy()), fill_apply1)
             timed_walk_of(compiled, steps, out("fill_apply32"),
                           lambda t: np.copyto(work32, t.numpy()[None]), fill_apply32)
-            timed_walk_of(compiled, steps, out("masked"), None,  # the whole MaskedSampler
+            timed_walk_of(compiled, steps, out("plain1"),  # masked sampling, batch 1
+                          lambda t: np.copyto(hot.numpy(), t.numpy()),
+                          lambda t, m: plain.sample(hot, m))
+            timed_walk_of(compiled, steps, out("plain32"),  # masked sampling, batch 32
+                          lambda t: np.copyto(hot32.numpy(), t.numpy()[None]),
+                          lambda t, m: plain.sample_batch(hot32, [m] * 32))
+            timed_walk_of(compiled, steps, out("masked"), None,  # with the exact weight
                           lambda t, m: masked.sample(t, m))
     return res
 
@@ -218,18 +229,23 @@ def main() -> None:
     print(f"# Sampling engine time per token ({args.tokenizer}, {vocab.size:,} tokens, "
           f"{len(CASES)} regexes, {os.cpu_count()} CPUs, load average {load:.1f})\n")
     print("| logits | allowed mass (mean) | tokens | AWRS p50 | AWRS mean | AWRS p50 (hot) "
-          "| AWRS mean (hot) | AWRS checks (mean) | AWRS fallback | masked fill+apply p50 (b=1) "
-          "| mean (b=1) | fill+apply p50 (b=32) | MaskedSampler.sample p50 |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| AWRS mean (hot) | AWRS checks (mean) | AWRS fallback | masked sampling p50 (b=1) "
+          "| mean (b=1) | masked sampling p50 (b=32) | fill+apply p50 (b=1) "
+          "| fill+apply p50 (b=32) | masked with weight p50 (b=1) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for regime in ("peaked", "flat"):
         r = run(make_walks(vocab, path, regime, args.seed), args.repeat, args.seed)
         print(f"| {regime} | {np.mean(r['z']):.3f} | {len(r['awrs'])} | {us(p50(r['awrs']))} "
               f"| {us(float(np.mean(r['awrs'])))} | {us(p50(r['awrs_hot']))} "
               f"| {us(float(np.mean(r['awrs_hot'])))} | {np.mean(r['checks']):.2f} "
-              f"| {100 * np.mean(r['fb']):.1f}% | {us(p50(r['fill_apply1']))} "
-              f"| {us(float(np.mean(r['fill_apply1'])))} | {ms(p50(r['fill_apply32']))} "
+              f"| {100 * np.mean(r['fb']):.1f}% | {us(p50(r['plain1']))} "
+              f"| {us(float(np.mean(r['plain1'])))} | {ms(p50(r['plain32']))} "
+              f"| {us(p50(r['fill_apply1']))} | {ms(p50(r['fill_apply32']))} "
               f"| {us(p50(r['masked']))} |")
-    print("\nAWRS times include the pass over the logits (column maxima), candidate selection, "
+    print("\nMasked sampling: the whole MaskedSampler(compute_weights=False) call (mask, apply, "
+          "draw), as bytegram.generate makes it, on hot rows; fill+apply are its first two "
+          "parts alone. ")
+    print("AWRS times include the pass over the logits (column maxima), candidate selection, "
           "the checks, the weight estimate and any fallback to the mask. Hot: the row copied "
           "into a buffer just before each call (untimed), as a model's fresh output would be "
           "in the CPU caches; otherwise the stored rows, which the other walks evict.")

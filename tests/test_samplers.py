@@ -253,11 +253,12 @@ def test_masked_matches_reference(setting):
 
 
 @pytest.mark.parametrize("setting", [0, 1, 2, 9])
-@pytest.mark.parametrize("mode", ["direct", "lazy_tail", "give_way"])
+@pytest.mark.parametrize("mode", ["sparse", "direct", "lazy_tail", "give_way"])
 def test_masked_without_weights_matches_reference(setting, mode):
-    """The weightless path (masked copy, then LazyCategorical): direct (the whole row is one
-    candidate set), with the lazy tail forced, and giving way to the categorical after one
-    attempt (which must not bias the draw)."""
+    """The weightless path (masked copy, then a draw): a categorical over the ids read off a
+    sparse mask, or LazyCategorical: direct (the whole row is one candidate set), with the
+    lazy tail forced, and giving way to the categorical after one attempt (which must not
+    bias the draw)."""
     kw = SETTINGS[setting]
     logits, m, allowed = byte_case(70 + setting, r"(cat|car|cart|dog)( (cat|car|dog))*", b"ca",
                                    target_z=0.6)
@@ -265,7 +266,9 @@ def test_masked_without_weights_matches_reference(setting, mode):
     prev = PREV + [ord("t"), ord("r")] if "repetition_penalty" in kw else None
     ref = reference_distribution(logits.numpy(), allowed, SamplingParams(**kw), prev)
     ms = MaskedSampler(seed=setting, compute_weights=False, **kw)
-    if mode != "direct":
+    if mode != "sparse":
+        ms._SPARSE_WORDS = -1  # (every mask of the byte vocabulary is sparse)
+    if mode not in ("sparse", "direct"):
         force_tail(ms._lazy, columns=8, max_cols=1, deltas=(2.0, 0.0))
     if mode == "give_way":
         ms._lazy.MAX_ATTEMPTS = 1

@@ -24,7 +24,7 @@ import torch
 import bytegram
 from bytegram import Grammar, Vocabulary
 from bytegram.samplers import AdaptiveRejectionSampler, SamplingParams
-from bytegram.samplers.awrs import _allowed_ids
+from bytegram.samplers.transforms import _allowed_ids
 from test_samplers import (PREV, byte_case, chi2_pvalue, counts_of, draw, exact_log_z,
                            force_tail, reference_distribution, stream_order_pvalue)
 from test_samplers_weights import _estimates, assert_unbiased

@@ -65,13 +65,12 @@ from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, no
 from .awrs_order import _Scan, _Stream
 from .awrs_row import RowPreparation, _Row, uniforms
 from .masked import MaskedSampler, _lse, categorical, exact_log_z
-from .transforms import _as_2d, _host_numpy, _penalize_np, min_p_threshold, top_p_cutoff, truncate_values
+from .transforms import _allowed_ids, _as_2d, _host_numpy, _penalize_np, min_p_threshold, top_p_cutoff, truncate_values
 
 __all__ = ["AdaptiveRejectionSampler"]
 
 _NEG_INF = float("-inf")
 _F32 = np.dtype(np.float32)
-_BITS32 = np.arange(32, dtype=np.int32)
 
 
 class AdaptiveRejectionSampler(RowPreparation):
@@ -601,22 +600,6 @@ class AdaptiveRejectionSampler(RowPreparation):
             s = s.copy()
             s[pen] = _penalize_np(row[pen], self.params.repetition_penalty) * ctx.inv
         return float(np.exp(s.astype(np.float64) - ctx.M).sum())
-
-
-def _allowed_ids(words: np.ndarray, v: int) -> np.ndarray:
-    """Ascending token ids below ``v`` whose bit is set in a packed mask row (int32 words,
-    bit ``t & 31`` of word ``t >> 5``): a sparse mask expands its nonzero words only."""
-    nw = min(len(words), (v + 31) // 32)
-    words = words[:nw]
-    nz = words.nonzero()[0]
-    if len(nz) * 4 <= nw:
-        bits = (words[nz, None] >> _BITS32) & 1
-        ids = (nz[:, None] * 32 + _BITS32)[bits.astype(bool)]
-    else:
-        ids = np.unpackbits(words.view(np.uint8), bitorder="little").nonzero()[0]
-    if len(ids) and ids[-1] >= v:
-        ids = ids[ids < v]
-    return ids
 
 
 def _zeroed(w: Any, idx: list[int]) -> Any:

@@ -35,7 +35,7 @@ float64 rounding of any softmax.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from itertools import accumulate as _accumulate
 from typing import Any, Callable, Iterator, Sequence
 
@@ -104,6 +104,7 @@ class _Row:
     _s_rel: np.ndarray | None = None
     order_val: np.ndarray | None = None
     tail_buf: Sequence[int] = ()
+    tail_kept: Sequence[int] = ()
     tail_pos = 0
     tail_k = 1  # 1 .. _SCALAR_TAIL: scalar points; then blocks of 16, 32, ...
 
@@ -285,18 +286,35 @@ class _Row:
         thinning probability. Returns (candidate position or -1, token id); (-1, -1) when
         ``tries`` attempts in a row were thinned tail points. Tokens of value -inf are never
         drawn. Stopping after ``tries`` does not bias a caller that then draws exactly by
-        other means: the stop depends only on attempts that produced no token."""
+        other means: the stop depends only on attempts that produced no token.
+
+        When the tail outweighs the candidates, the attempts are taken in runs: the number
+        of tail attempts before the next candidate attempt is geometric, and a run of tail
+        points is searched for its first kept one at once (``tail_run``): the same process."""
         cum = self.cum_list or self.masses()
         big_w = self.W
         total = big_w + self.env
-        for _ in range(tries):
-            u = uniform() * total
-            if u < big_w:
-                j = bisect_right(cum, u)  # < len(cum): u < W = cum[-1]
-                return j, self.token(j)
-            i = self.next_tail(rng)
+        if self.env <= big_w:
+            for _ in range(tries):
+                u = uniform() * total
+                if u < big_w:
+                    j = bisect_right(cum, u)  # < len(cum): u < W = cum[-1]
+                    return j, self.token(j)
+                i = self.next_tail(rng)
+                if i >= 0:
+                    return -1, i
+            return -1, -1
+        p_cand = big_w / total
+        left = tries
+        while left > 0:
+            g = int(rng.geometric(p_cand)) - 1  # tail attempts before a candidate attempt
+            i, used = self.tail_run(rng, min(g, left))
             if i >= 0:
                 return -1, i
+            left -= used
+            if used == g and left > 0:  # the candidate attempt
+                j = min(bisect_right(cum, uniform() * big_w), len(cum) - 1)
+                return j, self.token(j)
         return -1, -1
 
     def next_tail(self, rng: np.random.Generator) -> int:
@@ -307,18 +325,55 @@ class _Row:
         pos = self.tail_pos
         buf = self.tail_buf
         if pos >= len(buf):
-            k = self.tail_k
-            if k <= _SCALAR_TAIL:  # the first points of a row one at a time: often a few suffice
-                if self.env <= self.W:
-                    self.tail_k = k + 1 if k < _SCALAR_TAIL else 16
-                    return self.propose_one(rng)
-                k = 32  # (unless the tail outweighs the candidates: many points to come)
-            self.tail_k = min(2 * k, 4096)
-            ids, keep = self.propose_many(rng, k)
-            buf = self.tail_buf = np.where(keep, ids, -1).tolist()
+            if self.tail_k <= _SCALAR_TAIL and self.env <= self.W:
+                # the first points of a row one at a time: often a few suffice
+                k = self.tail_k
+                self.tail_k = k + 1 if k < _SCALAR_TAIL else 16
+                return self.propose_one(rng)
+            self._refill(rng)
+            buf = self.tail_buf
             pos = 0
         self.tail_pos = pos + 1
         return buf[pos]
+
+    def tail_run(self, rng: np.random.Generator, n: int) -> tuple[int, int]:
+        """Up to ``n`` envelope points, in the order ``next_tail`` hands them out: (the first
+        kept tail token or -1, the number of points consumed)."""
+        used = 0
+        while used < n:
+            pos = self.tail_pos
+            if pos >= len(self.tail_buf):
+                if self.tail_k <= _SCALAR_TAIL and self.env <= self.W:
+                    used += 1
+                    i = self.next_tail(rng)  # a scalar point
+                    if i >= 0:
+                        return i, used
+                    continue
+                self._refill(rng)
+                pos = 0
+            buf = self.tail_buf
+            m = min(n - used, len(buf) - pos)
+            kept = self.tail_kept
+            k = bisect_left(kept, pos)
+            if k < len(kept) and kept[k] < pos + m:
+                q = kept[k]
+                self.tail_pos = q + 1
+                return buf[q], used + q - pos + 1
+            self.tail_pos = pos + m
+            used += m
+        return -1, used
+
+    def _refill(self, rng: np.random.Generator) -> None:
+        """A new block of envelope points (32 at first, then doubling up to 4096): the token
+        ids (-1 where thinned) and the positions of the kept ones."""
+        k = self.tail_k
+        if k <= _SCALAR_TAIL:
+            k = 32
+        self.tail_k = min(2 * k, 4096)
+        ids, keep = self.propose_many(rng, k)
+        self.tail_buf = np.where(keep, ids, -1).tolist()
+        self.tail_kept = np.flatnonzero(keep).tolist()
+        self.tail_pos = 0
 
 
 class RowPreparation:

@@ -20,7 +20,7 @@ import torch
 from ..errors import InvalidArgument
 from .awrs_row import LazyCategorical
 from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, normalize_prev_ids
-from .transforms import (_as_2d, _host_numpy, _penalize_np, apply_bitmask, masked_copy,
+from .transforms import (_allowed_ids, _as_2d, _host_numpy, _penalize_np, apply_bitmask, masked_copy,
                          truncate_values)
 
 __all__ = ["MaskedSampler", "categorical"]
@@ -50,6 +50,8 @@ class MaskedSampler:
     numpy) for reproducibility, ``compute_weights`` (False skips the two logsumexps; the
     weight is then NaN). The caller's logits are never modified.
     """
+
+    _SPARSE_WORDS = 128  # weightless path: masks with this few nonzero words are expanded
 
     def __init__(self, *, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, min_p: float | None = None,
@@ -124,6 +126,15 @@ class MaskedSampler:
                     row[ids] = _penalize_np(row[ids], p.repetition_penalty)
             if scale:
                 row *= p.inv_temperature
+            words = bitmask[i]
+            if np.count_nonzero(words) <= self._SPARSE_WORDS:
+                # few allowed tokens (the lazy envelope, a column maximum for each of them,
+                # would be loose): one categorical over them, their ids read off the mask
+                ids = _allowed_ids(words, v)
+                k = categorical(row[ids], self.rng) if len(ids) else -1
+                tok = int(ids[k]) if k >= 0 else NO_TOKEN
+                out.append(Sample(tok, math.nan if k >= 0 else _NEG_INF, 0, False))
+                continue
             tok = self._lazy.draw(row)
             out.append(Sample(tok, math.nan, 0, False) if tok >= 0 else self._draw_row(row))
         return out

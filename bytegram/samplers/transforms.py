@@ -199,6 +199,22 @@ def _apply_numpy(x: np.ndarray, words: np.ndarray, covered: int, method: str,
             np.add(view if src is None else src[r, :covered], bias[:covered], out=view)
 
 
+def _allowed_ids(words: np.ndarray, v: int) -> np.ndarray:
+    """Ascending token ids below ``v`` whose bit is set in a packed mask row (int32 words,
+    bit ``t & 31`` of word ``t >> 5``): a sparse mask expands its nonzero words only."""
+    nw = min(len(words), (v + 31) // 32)
+    words = words[:nw]
+    nz = words.nonzero()[0]
+    if len(nz) * 4 <= nw:
+        bits = (words[nz, None] >> _BITS32) & 1
+        ids = (nz[:, None] * 32 + _BITS32)[bits.astype(bool)]
+    else:
+        ids = np.unpackbits(words.view(np.uint8), bitorder="little").nonzero()[0]
+    if len(ids) and ids[-1] >= v:
+        ids = ids[ids < v]
+    return ids
+
+
 def masked_copy(src: np.ndarray, words: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out`` = ``src`` (float numpy ``[batch, V]``) with forbidden tokens at -inf, for the
     packed int32 ``words`` ``[batch, >= ceil(V / 32)]``; ``src`` is not modified. The same
