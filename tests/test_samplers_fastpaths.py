@@ -258,7 +258,8 @@ def test_column_envelope_bounds(config):
 
 class _ScriptedRng:
     """Stands in for the sampler's generator: ``random()`` returns the scripted values in
-    turn, ``integers(n)`` returns 0 (the first row of the layout)."""
+    turn (a point's slot, its row: 0.0 is the first row of the layout, its thinning); with
+    ``size``, one scripted array."""
 
     def __init__(self, values):
         self.values = list(values)
@@ -266,8 +267,6 @@ class _ScriptedRng:
     def random(self, size=None):
         return self.values.pop(0)
 
-    def integers(self, n, size=None):
-        return 0 if size is None else np.zeros(size, dtype=np.int64)
 
 
 @pytest.mark.parametrize("config", range(len(ENVELOPE_ROWS)))
@@ -284,7 +283,7 @@ def test_single_point_placement_by_block_and_slot(config):
         if b >= n_main:  # the remainder slot: its first token
             want = lay.rows * lay.cols
             u = start + 0.5 * (blocks[b] - start)
-            got = ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0]))
+            got = ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0, 0.0]))
             assert got == (want if x[want] < ctx.tau_raw else -1)
             continue
         slots = ctx._block_cum(b)
@@ -293,21 +292,22 @@ def test_single_point_placement_by_block_and_slot(config):
             c = b * lay.blk + j
             u = start + 0.5 * (prev + edge) * lay.rows
             prev = edge
-            got = ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0]))
+            got = ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0, 0.0]))
             assert got == (c if x[c] < ctx.tau_raw else -1), (b, j)
         slack = blocks[b] - start - slots[-1] * lay.rows
         assert slack > 0
         u = blocks[b] - 0.25 * slack
-        assert ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0])) == -1
+        assert ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0, 0.0])) == -1
     if ctx.env > blocks[-1]:
         u = 0.5 * (blocks[-1] + ctx.env)
-        assert ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0])) == -1
+        assert ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0, 0.0])) == -1
     # vectorized: the middle of every slot's interval in the running sum, then past it
     cum = ctx._env_cum()
     mids = np.append(0.5 * (cum + np.concatenate([[0.0], cum[:-1]])), 0.5 * (cum[-1] + ctx.env))
     assert cum[-1] < ctx.env
     k = len(mids)
-    ids, keep = ctx.propose_many(_ScriptedRng([mids / ctx.env, np.zeros(k)]), k)
+    ids, keep = ctx.propose_many(_ScriptedRng(  # slots, rows, the remainder's tokens, thinning
+        [mids / ctx.env, np.zeros(k)] + ([np.zeros(1)] if lay.n_rem else []) + [np.zeros(k)]), k)
     want = np.append(np.arange(lay.cols + (1 if lay.n_rem else 0)), -1)
     if lay.n_rem:
         want[lay.cols] = lay.rows * lay.cols

@@ -12,6 +12,8 @@ transforms directly.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
+from itertools import accumulate
 from typing import Any, Sequence
 
 import numpy as np
@@ -32,8 +34,15 @@ def categorical(values: np.ndarray, rng: np.random.Generator) -> int:
     """Index drawn with probability softmax(values) (-inf entries never), by one uniform and
     a binary search over the float64 cumulative sum. -1 if every entry is -inf."""
     v = np.asarray(values)
-    if v.size == 0:
-        return -1
+    if v.size <= 16:  # a few values: the same sums in Python
+        if v.size == 0:
+            return -1
+        xs = v.tolist()
+        mx = max(xs)
+        if mx == -math.inf:
+            return -1
+        cum = list(accumulate(math.exp(x - mx) for x in xs))
+        return min(bisect_right(cum, rng.random() * cum[-1]), len(xs) - 1)
     mx = float(v.max())
     if mx == -math.inf:
         return -1
@@ -68,6 +77,7 @@ class MaskedSampler:
         self.compute_weights = bool(compute_weights)
         self._buf: np.ndarray | None = None
         self._lazy = LazyCategorical(self.rng)
+        self._plain = not params.truncates and not params.greedy  # (params are frozen)
         self._row_buf: np.ndarray | None = None
 
     def __repr__(self) -> str:
@@ -83,6 +93,9 @@ class MaskedSampler:
             raise InvalidArgument(f"sample() takes one row of logits, got {x.shape[0]}; "
                                   f"use sample_batch()")
         prev = None if prev_ids is None else [prev_ids]
+        if self._plain and not self.compute_weights:  # (the path of sample_batch too)
+            check_matchers([matcher], 1)
+            return self._sample_lazy(x, [matcher], prev)[0]
         return self.sample_batch(x, [matcher], prev_ids=prev)[0]
 
     def sample_batch(self, logits: Any, matchers: Sequence[Any], *,
@@ -93,8 +106,7 @@ class MaskedSampler:
         check_matchers(matchers, x.shape[0])
         if prev_ids is not None and len(prev_ids) != x.shape[0]:
             raise InvalidArgument(f"prev_ids has {len(prev_ids)} rows, logits {x.shape[0]}")
-        p = self.params
-        if not self.compute_weights and not p.truncates and not p.greedy:
+        if self._plain and not self.compute_weights:
             return self._sample_lazy(x, matchers, prev_ids)
         work = self._prepare(x, prev_ids)
         bitmask = self._fill(matchers, work.shape[0], work.shape[1])
@@ -102,11 +114,13 @@ class MaskedSampler:
 
     def _sample_lazy(self, x: Any, matchers: Sequence[Any],
                      prev_ids: Sequence[Any] | None) -> list[Sample]:
-        """No weight and no truncation: row by row, the masked copy of the row (one pass,
-        which leaves it in cache), the penalty and temperature on it, then an exact draw
-        without an exp over the row (``LazyCategorical``; the categorical over the finite
-        entries when it gives way). The same values as ``_prepare`` + ``apply_bitmask``:
-        masking first changes nothing, as -inf stays -inf under both transforms."""
+        """No weight and no truncation, row by row. A sparse mask (at most ``_SPARSE_WORDS``
+        nonzero words) is applied by gathering the allowed logits, its ids read off the mask,
+        and drawn by one categorical over them. Otherwise the row is masked into a buffer
+        (one pass, which leaves it in cache) and drawn exactly without an exp over the row
+        (``LazyCategorical``; the categorical over the finite entries when it gives way).
+        The penalty and temperature act on the allowed values only: the same values as
+        ``_prepare`` + ``apply_bitmask``, as -inf stays -inf under both transforms."""
         p = self.params
         host = _host_numpy(x)
         batch, v = host.shape
@@ -114,27 +128,34 @@ class MaskedSampler:
         buf = self._row_buf
         if buf is None or buf.shape[1] != v:
             buf = self._row_buf = np.empty((1, v), dtype=np.float32)
-        row = buf[0]
-        scale = not p.greedy and p.temperature != 1
+        scale = p.temperature != 1
+        penalty = p.repetition_penalty
         out = []
         for i in range(batch):
+            words = bitmask[i]
+            pen = None
+            if penalty is not None and prev_ids is not None:
+                pen = normalize_prev_ids(prev_ids[i])
+                if pen is not None:
+                    pen = pen[(pen >= 0) & (pen < v)]
+            if np.count_nonzero(words) <= self._SPARSE_WORDS:
+                ids = _allowed_ids(words, v)
+                vals = host[i, ids]
+                if pen is not None:
+                    sel = np.isin(ids, pen)
+                    vals[sel] = _penalize_np(vals[sel], penalty)
+                if scale:
+                    vals *= p.inv_temperature
+                k = categorical(vals, self.rng)
+                out.append(Sample(int(ids[k]), math.nan, 0, False) if k >= 0
+                           else Sample(NO_TOKEN, _NEG_INF, 0, False))
+                continue
             masked_copy(host[i:i + 1], bitmask[i:i + 1], buf)
-            if p.repetition_penalty is not None and prev_ids is not None:
-                ids = normalize_prev_ids(prev_ids[i])
-                if ids is not None:
-                    ids = ids[(ids >= 0) & (ids < v)]
-                    row[ids] = _penalize_np(row[ids], p.repetition_penalty)
+            row = buf[0]
+            if pen is not None:
+                row[pen] = _penalize_np(row[pen], penalty)
             if scale:
                 row *= p.inv_temperature
-            words = bitmask[i]
-            if np.count_nonzero(words) <= self._SPARSE_WORDS:
-                # few allowed tokens (the lazy envelope, a column maximum for each of them,
-                # would be loose): one categorical over them, their ids read off the mask
-                ids = _allowed_ids(words, v)
-                k = categorical(row[ids], self.rng) if len(ids) else -1
-                tok = int(ids[k]) if k >= 0 else NO_TOKEN
-                out.append(Sample(tok, math.nan if k >= 0 else _NEG_INF, 0, False))
-                continue
             tok = self._lazy.draw(row)
             out.append(Sample(tok, math.nan, 0, False) if tok >= 0 else self._draw_row(row))
         return out

@@ -66,6 +66,11 @@ def _host_numpy(x: Any) -> np.ndarray:
     """``[batch, V]`` logits as a float32 numpy array on the host (a view when possible)."""
     if isinstance(x, np.ndarray):
         return x if x.dtype == np.float32 else x.astype(np.float32)
+    if x.dtype == torch.float32:
+        try:  # a CPU tensor without a gradient: a view, without the calls below
+            return x.numpy()
+        except (TypeError, RuntimeError):
+            pass
     t = x.detach()
     if t.device.type != "cpu":
         t = t.cpu()
@@ -205,6 +210,15 @@ def _allowed_ids(words: np.ndarray, v: int) -> np.ndarray:
     nw = min(len(words), (v + 31) // 32)
     words = words[:nw]
     nz = words.nonzero()[0]
+    if len(nz) <= 8:  # a handful of words: their bits in Python
+        out = []
+        for w, word in zip(nz.tolist(), words[nz].tolist()):
+            word &= 0xFFFFFFFF
+            while word:
+                low = word & -word
+                out.append(32 * w + low.bit_length() - 1)
+                word ^= low
+        return np.array([t for t in out if t < v], dtype=np.int64)
     if len(nz) * 4 <= nw:
         bits = (words[nz, None] >> _BITS32) & 1
         ids = (nz[:, None] * 32 + _BITS32)[bits.astype(bool)]
