@@ -331,6 +331,16 @@ def test_multibyte_tokens():
                 assert chi2_pvalue(counts_of(samples, vocab.size), ref) > 1e-4
 
 
+def weightless(seed: int, *, lazy: bool, **kw) -> MaskedSampler:
+    """MaskedSampler(compute_weights=False), on its sparse-mask path or (``lazy``) on
+    LazyCategorical with the lazy tail forced (every byte-vocabulary mask is sparse)."""
+    ms = MaskedSampler(seed=seed, compute_weights=False, **kw)
+    if lazy:
+        ms._SPARSE_WORDS = -1
+        force_tail(ms._lazy, columns=8, max_cols=1, deltas=(2.0, 0.0))
+    return ms
+
+
 def test_logits_wider_than_vocabulary():
     """Padding columns (ids >= vocab size) are never sampled, even with large logits."""
     logits, m, allowed = byte_case(9, r"[0-9]+", b"")
@@ -338,7 +348,8 @@ def test_logits_wider_than_vocabulary():
     ref = reference_distribution(wide.numpy(), allowed, SamplingParams())
     assert ref[257:].sum() == 0
     for sampler in (AdaptiveRejectionSampler(seed=1), MaskedSampler(seed=1),
-                    force_tail(AdaptiveRejectionSampler(seed=2))):
+                    force_tail(AdaptiveRejectionSampler(seed=2)), weightless(3, lazy=False),
+                    weightless(4, lazy=True)):
         samples = draw(sampler, wide, m, 2000)
         assert chi2_pvalue(counts_of(samples, len(ref)), ref) > 1e-4
 
@@ -418,13 +429,15 @@ def test_no_allowed_token():
     for sampler in (AdaptiveRejectionSampler(seed=0), MaskedSampler(seed=0),
                     AdaptiveRejectionSampler(seed=0, top_k=3),
                     force_tail(AdaptiveRejectionSampler(seed=0)),
-                    AdaptiveRejectionSampler(temperature=0)):
+                    AdaptiveRejectionSampler(temperature=0), weightless(0, lazy=False),
+                    weightless(0, lazy=True)):
         s = sampler.sample(x, m)
         assert s.token_id == NO_TOKEN and s.log_weight == -math.inf
     compiled = bytegram.compile(Grammar.from_regex("a"), BYTES)
     t = compiled.matcher()
     assert t.accept_bytes(b"a") and t.accept(256) and t.is_terminated()
-    for sampler in (AdaptiveRejectionSampler(seed=0), MaskedSampler(seed=0)):
+    for sampler in (AdaptiveRejectionSampler(seed=0), MaskedSampler(seed=0),
+                    weightless(0, lazy=False), weightless(0, lazy=True)):
         assert sampler.sample(logits, t).token_id == NO_TOKEN
     allinf = torch.full((257,), -math.inf)
     assert AdaptiveRejectionSampler(seed=0).sample(allinf, m).token_id == NO_TOKEN
@@ -446,14 +459,24 @@ def test_sample_unpacks_and_batch_api():
     no_w = AdaptiveRejectionSampler(seed=0, compute_weights=False).sample(logits, m)
     assert no_w.token_id in allowed and math.isnan(no_w.log_weight)
     # numpy rows, float64 and float16 rows, a [1, V] row
-    for x in (logits.numpy(), logits.double(), logits.half(), logits[None]):
-        assert AdaptiveRejectionSampler(seed=0).sample(x, m).token_id in allowed
-        assert MaskedSampler(seed=0).sample(x, m).token_id in allowed
+    for x in (logits.numpy(), logits.double(), logits.half(), logits[None],
+              logits.clone().requires_grad_()):
+        for sampler in (AdaptiveRejectionSampler(seed=0), MaskedSampler(seed=0),
+                        weightless(0, lazy=False), weightless(0, lazy=True)):
+            assert sampler.sample(x, m).token_id in allowed
+    for lazy in (False, True):  # a batch with prev_ids on the weightless path
+        out = weightless(0, lazy=lazy, repetition_penalty=1.2).sample_batch(
+            batch, [m, m2], prev_ids=[[48, 49], None])
+        assert len(out) == 2 and all(o.token_id in allowed for o in out)
 
 
 def test_reproducible_and_caller_logits_untouched():
     logits, m, _ = byte_case(6, r"[0-9a-f]+", b"")
     before = logits.clone()
+    for lazy in (False, True):
+        a = weightless(42, lazy=lazy, repetition_penalty=1.3).sample(logits, m, prev_ids=[48])
+        b = weightless(42, lazy=lazy, repetition_penalty=1.3).sample(logits, m, prev_ids=[48])
+        assert a.token_id == b.token_id
     for cls in (AdaptiveRejectionSampler, MaskedSampler):
         a = [cls(seed=42, top_p=0.9, repetition_penalty=1.3).sample(logits, m, prev_ids=[48])
              for _ in range(1)]

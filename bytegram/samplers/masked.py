@@ -7,6 +7,12 @@ sort; top-k partitions, top-p sorts the kept tokens only). The weight is exact:
 truncation), computed in log space. Rows are processed on the host in numpy (logits on a GPU
 are copied once); for a pipeline that stays on the GPU use ``apply_params`` and the batched
 transforms directly.
+
+Without weights and truncations (``compute_weights=False``, as ``bytegram.generate`` samples)
+neither logsumexp nor the running sum over the row is needed: a sparse mask is applied by
+gathering its allowed logits and drawn by one categorical over them; a dense one is applied
+into a buffer in one pass (``masked_copy``) and drawn exactly by ``LazyCategorical`` (one max
+pass, a few candidates and a thinned envelope, as the rejection sampler; no exp over the row).
 """
 
 from __future__ import annotations
