@@ -31,7 +31,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 STEPS = ("regex_masks", "cfg_masks", "maskbench", "testsuite", "testsuite_any_order",
-         "end_to_end")
+         "sampling", "end_to_end")
 SCRIPT = {"testsuite_any_order": "testsuite"}  # steps that reuse another step's script
 
 NOTES = """\
@@ -125,6 +125,7 @@ def commands(args: argparse.Namespace, results: Path) -> dict[str, list[str]]:
         "cfg_masks": [*py, f"{b}/cfg_masks.py", "--json", str(results / "cfg_masks.json")],
         "maskbench": mb,
         "testsuite": ts,
+        "sampling": [*py, f"{b}/sampling.py", "--repeat", "3"],
         "end_to_end": [*py, f"{b}/end_to_end.py", "--json", str(results / "end_to_end.json")],
     }
 

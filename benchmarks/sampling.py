@@ -25,7 +25,7 @@ its exact weight (two logsumexps over the row) on stored rows. Reported: p50 and
 token, the mean number of single-token checks and the fallback rate of AWRS, and the mean
 allowed mass.
 
-    python benchmarks/sampling.py [--repeat 2] [--tokenizer llama3] [--seed 0]
+    python benchmarks/sampling.py [--repeat 2] [--tokenizer llama3] [--seed 0] [--limit N]
 """
 
 from __future__ import annotations
@@ -103,12 +103,12 @@ def allowed_mass(x: np.ndarray, allowed: np.ndarray) -> float:
     return float(e[allowed].sum() / e.sum())
 
 
-def make_walks(vocab, path, regime: str, seed: int) -> list:
+def make_walks(vocab, path, regime: str, seed: int, limit: int | None = None) -> list:
     """Per regex: the compiled grammar and, per step, (token, logits, allowed mass)."""
     rng = np.random.default_rng(seed)
     v = vocab.size
     walks = []
-    for name, pattern, text in CASES:
+    for name, pattern, text in CASES[:limit]:
         compiled = bytegram.compile(bytegram.Grammar.from_regex(pattern), vocab)
         ids = encode(path, vocab, text) + [int(vocab.eos_ids[0])]
         m = compiled.matcher()
@@ -215,26 +215,27 @@ def ms(s: float) -> str:
     return f"{s * 1e3:,.2f} ms"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tokenizer", default="llama3")
     ap.add_argument("--repeat", type=int, default=2, help="timed walks after the warm-up")
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    ap.add_argument("--limit", type=int, default=None, help="the first N regexes only")
+    args = ap.parse_args(argv)
     path = DATA / "tokenizers" / args.tokenizer / "tokenizer.json"
     if not path.is_file():
         raise SystemExit(f"tokenizer not found: {path} (set BYTEGRAM_DATA)")
     vocab = bytegram.Vocabulary.from_tokenizer_json(path)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# Sampling engine time per token ({args.tokenizer}, {vocab.size:,} tokens, "
-          f"{len(CASES)} regexes, {os.cpu_count()} CPUs, load average {load:.1f})\n")
+          f"{len(CASES[:args.limit])} regexes, {os.cpu_count()} CPUs, load average {load:.1f})\n")
     print("| logits | allowed mass (mean) | tokens | AWRS p50 | AWRS mean | AWRS p50 (hot) "
           "| AWRS mean (hot) | AWRS checks (mean) | AWRS fallback | masked sampling p50 (b=1) "
           "| mean (b=1) | masked sampling p50 (b=32) | fill+apply p50 (b=1) "
           "| fill+apply p50 (b=32) | masked with weight p50 (b=1) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for regime in ("peaked", "flat"):
-        r = run(make_walks(vocab, path, regime, args.seed), args.repeat, args.seed)
+        r = run(make_walks(vocab, path, regime, args.seed, args.limit), args.repeat, args.seed)
         print(f"| {regime} | {np.mean(r['z']):.3f} | {len(r['awrs'])} | {us(p50(r['awrs']))} "
               f"| {us(float(np.mean(r['awrs'])))} | {us(p50(r['awrs_hot']))} "
               f"| {us(float(np.mean(r['awrs_hot'])))} | {np.mean(r['checks']):.2f} "

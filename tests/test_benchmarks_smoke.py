@@ -138,5 +138,16 @@ def test_run_all_dry_run(capsys):
     mod = _load("run_all")
     assert mod.main(["--dry-run"]) == 0
     printed = capsys.readouterr().out
-    for script in ("regex_masks.py", "maskbench.py", "testsuite.py", "end_to_end.py"):
+    for script in ("regex_masks.py", "maskbench.py", "testsuite.py", "sampling.py",
+                   "end_to_end.py"):
         assert script in printed
+
+
+def test_sampling_benchmark(capsys, monkeypatch):
+    """benchmarks/sampling.py on GPT-2, one regex, one timed walk: both logit regimes."""
+    data_file("tokenizers/gpt2/tokenizer.json")
+    mod = _load("sampling")
+    monkeypatch.setattr(mod, "DATA", data_dir())
+    mod.main(["--tokenizer", "gpt2", "--limit", "1", "--repeat", "1"])
+    out = capsys.readouterr().out
+    assert "| peaked |" in out and "| flat |" in out
