@@ -88,7 +88,7 @@ class _Stream:
                 if self.proposals >= self.max_proposals:
                     return None
                 if self.proposals >= self.scalar:  # many points: a vectorized block
-                    k = min(16 << min(self.proposals // 16, 10), 1 << 14)
+                    k = min(max(32, self.proposals), 1 << 14)  # (doubling: at most twice the points needed)
                     times = self.t + np.cumsum(rng.standard_exponential(k)) / ctx.env
                     self.t = float(times[-1])
                     ids, keep = ctx.propose_many(rng, k)

@@ -163,14 +163,17 @@ class _Row:
         cum = self.env_cum
         if cum is None:
             lay = self.lay
-            wts = self.env_rate.astype(np.float64)
+            # (torch's running sum is a few times faster than numpy's on this size)
             if lay.n_rem:
+                wts = self.env_rate.astype(np.float64)
                 wts[:-1] *= lay.rows
                 wts[-1] *= lay.n_rem
-            else:
-                wts *= lay.rows
-            # (torch's running sum is a few times faster than numpy's on this size)
-            cum = self.env_cum = torch.cumsum(torch.from_numpy(wts), 0).numpy()
+                cum = torch.cumsum(torch.from_numpy(wts), 0).numpy()
+            else:  # (the float32 rates summed in float64, then scaled by the rows)
+                cum = torch.cumsum(torch.from_numpy(self.env_rate), 0,
+                                   dtype=torch.float64).numpy()
+                cum *= lay.rows
+            self.env_cum = cum
         return cum
 
     def _blocks(self) -> list[float]:

@@ -38,7 +38,8 @@ _NEG_INF = float("-inf")
 
 def categorical(values: np.ndarray, rng: np.random.Generator) -> int:
     """Index drawn with probability softmax(values) (-inf entries never), by one uniform and
-    a binary search over the float64 cumulative sum. -1 if every entry is -inf."""
+    a binary search over the float64 cumulative sum of the (float32) exponentials. -1 if
+    every entry is -inf."""
     v = np.asarray(values)
     if v.size <= 16:  # a few values: the same sums in Python
         if v.size == 0:
@@ -52,7 +53,9 @@ def categorical(values: np.ndarray, rng: np.random.Generator) -> int:
     mx = float(v.max())
     if mx == -math.inf:
         return -1
-    cum = np.cumsum(np.exp(v.astype(np.float64) - mx))
+    e = np.subtract(v, np.float32(mx), dtype=np.float32)  # (as _lse: float32 exponentials)
+    np.exp(e, out=e)
+    cum = np.cumsum(e, dtype=np.float64)
     i = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
     return min(i, len(v) - 1)
 
@@ -261,10 +264,15 @@ class MaskedSampler:
 
 
 def _lse(vals: np.ndarray, mx: float) -> float:
-    """logsumexp of a float32 vector in float64 (-inf for an all -inf vector)."""
+    """logsumexp of a float32 vector whose maximum is ``mx`` (-inf for an all -inf vector):
+    float32 differences and exponentials (each within a few float32 ulps, ~1e-7 relative),
+    summed in float64. An exponential in float64 costs ten times more (1.1 ms against
+    0.12 ms for 128k values here), for a precision no weight needs."""
     if mx == -math.inf:
         return _NEG_INF
-    return mx + math.log(float(np.exp(vals.astype(np.float64) - mx).sum()))
+    e = np.subtract(vals, np.float32(mx), dtype=np.float32)
+    np.exp(e, out=e)
+    return mx + math.log(float(np.add.reduce(e, dtype=np.float64)))
 
 
 def exact_log_z(work_row: np.ndarray, allowed_row: np.ndarray) -> float:
