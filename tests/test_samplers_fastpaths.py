@@ -5,8 +5,9 @@ reference distribution.
   (``_FIRST_DRAW``); off, the sampler visits by Gumbel keys only (the reference path).
 - Envelope: one rate for every tail token (``glob_rate``) or one per column (forced with
   ``_GLOBAL_GAIN``), on the lazy tail forced onto the byte vocabulary.
-- Fallback: the allowed ids read off the mask (``_FAST_FALLBACK``) draw the same token with the
-  same weight as ``MaskedSampler``'s own path, at the same seed.
+- Fallback with a truncation: the allowed ids read off the mask (``_FAST_FALLBACK``) draw the
+  same token with the same weight as ``MaskedSampler``'s own path, at the same seed (without
+  a truncation both fallbacks are that path).
 - Batch: one max pass over all rows (``_BATCH_PASS``) gives the same samples as row by row.
 
 Chi-square tests as in test_samplers.py (fixed seeds, p-value threshold 1e-4), plus a

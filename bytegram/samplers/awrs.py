@@ -125,7 +125,8 @@ class AdaptiveRejectionSampler(RowPreparation):
         self.rng = make_rng(seed, generator)
         self._uniform = uniforms(self.rng).__next__  # (a buffered stream of rng.random())
         self.compute_weights = bool(compute_weights)
-        self._masked = MaskedSampler(params=params, generator=self.rng)
+        self._masked = MaskedSampler(params=params, generator=self.rng,
+                                     compute_weights=self.compute_weights)
         self._hint = 0  # index into _DELTAS of the last row's window (a search start only)
         self._inv = params.inv_temperature
         self._finv = float(self._inv)
@@ -423,11 +424,12 @@ class AdaptiveRejectionSampler(RowPreparation):
 
     def _fallback(self, row: np.ndarray, matcher: Any, pen: Any, checks: int) -> Sample:
         """The masked path for this row: an exact draw (and the exact weight when weights
-        are computed). The same draw as ``MaskedSampler`` (the same allowed values in the
-        same order, one categorical draw), computed from the allowed ids of the mask
-        without masking a copy of the whole row."""
+        are computed). Without truncation, ``MaskedSampler``'s own path (mask a copy, draw
+        without an exp over the row). With a truncation, the same draw as ``MaskedSampler``
+        (the same allowed values in the same order, one categorical draw over the kept
+        ones), computed from the allowed ids of the mask without masking a copy of the row."""
         p = self.params
-        if p.greedy or not self._FAST_FALLBACK:
+        if p.greedy or not p.truncates or not self._FAST_FALLBACK:
             return self._fallback_reference(row, matcher, pen, checks)
         v = row.shape[0]
         bm = self._masked._fill([matcher], 1, v)
@@ -457,7 +459,8 @@ class AdaptiveRejectionSampler(RowPreparation):
 
     def _fallback_reference(self, row: np.ndarray, matcher: Any, pen: Any,
                             checks: int) -> Sample:
-        """``MaskedSampler``'s own path on this row (mask a copy, sample), exact weight."""
+        """``MaskedSampler``'s own path on this row (mask a copy, sample), with the exact
+        weight when weights are computed."""
         work = self._masked._prepare(row[None], None if pen is None else [pen])
         bm = self._masked._fill([matcher], 1, row.shape[0])
         s = self._masked._sample_prepared(work, bm)[0]

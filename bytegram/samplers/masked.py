@@ -165,8 +165,8 @@ class MaskedSampler:
                 row[pen] = _penalize_np(row[pen], penalty)
             if scale:
                 row *= p.inv_temperature
-            tok = self._lazy.draw(row)
-            out.append(Sample(tok, math.nan, 0, False) if tok >= 0 else self._draw_row(row))
+            tok = self._draw_applied(row, words)
+            out.append(Sample(tok, math.nan if tok >= 0 else _NEG_INF, 0, False))
         return out
 
     # -- internals shared with the rejection sampler ---------------------------------------
@@ -219,6 +219,16 @@ class MaskedSampler:
             lse_all = [_lse(work[i], float(mx[i])) for i in range(batch)]
         apply_bitmask(work, bitmask)
         out = []
+        if not p.truncates:  # the weight over the masked row, then the draw of _sample_lazy
+            for i in range(batch):
+                row = work[i]
+                amx = float(row.max())
+                if amx == -math.inf:
+                    out.append(Sample(NO_TOKEN, _NEG_INF, 0, False))
+                    continue
+                lw = _lse(row, amx) - lse_all[i] if self.compute_weights else math.nan
+                out.append(Sample(self._draw_applied(row, bitmask[i]), lw, 0, False))
+            return out
         for i in range(batch):
             row = work[i]
             fin = np.flatnonzero(row > -np.inf)
@@ -237,12 +247,21 @@ class MaskedSampler:
             out.append(Sample(tok, lw, 0, False))
         return out
 
-    def _draw_row(self, row: np.ndarray) -> Sample:
-        """One categorical draw over the finite entries of a masked row (no weight)."""
-        fin = np.flatnonzero(row > -np.inf)
-        if len(fin) == 0:
-            return Sample(NO_TOKEN, _NEG_INF, 0, False)
-        return Sample(int(fin[categorical(row[fin], self.rng)]), math.nan, 0, False)
+    def _draw_applied(self, row: np.ndarray, words: np.ndarray) -> int:
+        """A token drawn exactly from softmax(row), a row with its mask ``words`` applied
+        (-inf where forbidden); NO_TOKEN when nothing is finite. A sparse mask: one
+        categorical over its allowed ids; else ``LazyCategorical`` (no exp over the row),
+        or the categorical over the finite entries when it gives way."""
+        v = row.shape[0]
+        if np.count_nonzero(words) <= self._SPARSE_WORDS:
+            ids = _allowed_ids(words, v)
+        else:
+            tok = self._lazy.draw(row)
+            if tok >= 0:
+                return tok
+            ids = np.flatnonzero(row > -np.inf)
+        k = categorical(row[ids], self.rng)
+        return int(ids[k]) if k >= 0 else NO_TOKEN
 
     def _greedy(self, work: np.ndarray, bitmask: np.ndarray) -> list[Sample]:
         mx = work.max(axis=1)
