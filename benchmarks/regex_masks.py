@@ -13,6 +13,7 @@ first request). All engines run in this process, one thread, on the same inputs.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import statistics
 import sys
@@ -166,13 +167,15 @@ def main(argv=None) -> int:
                 parts.append(f"{key} {row[key] / base[key]:.2f}x")
             print(f"- {row['engine']}: " + ", ".join(parts))
     for row in rows:
-        for err in row["errors"]:
-            print(f"! {row['engine']}: {err}")
+        for err, n in collections.Counter(row["errors"]).items():
+            print(f"! {row['engine']}: {err}" + (f" ({n} times)" if n > 1 else ""))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"tokenizer": args.tokenizer, "rows": rows,
                                          "index_state_ms": [t * 1e3 for t in idx]}, indent=1))
-    return 0 if all(r["ok"] for r in rows) else 1
+    # a peer refusing a token of a matching text is a finding about that peer (printed above
+    # with "!"), not a failure of this run; bytegram refusing one is
+    return 0 if all(r["ok"] for r in rows if r["engine"] == "bytegram") else 1
 
 
 if __name__ == "__main__":
