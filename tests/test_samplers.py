@@ -283,13 +283,15 @@ def test_lazy_categorical_matches_softmax():
     from bytegram.samplers.awrs_row import LazyCategorical
 
     rng = np.random.default_rng(3)
-    for scale, frac_inf in ((0.5, 0.3), (3.0, 0.6), (1.0, 0.0)):
+    cases = [(0.5, 0.3, 0.0), (3.0, 0.6, 0.0), (1.0, 0.0, math.inf), (2.0, 0.5, math.inf)]
+    for scale, frac_inf, gain in cases:  # (gain: the envelope per column, or one rate)
         x = (rng.standard_normal(300) * scale).astype(np.float32)
         x[rng.random(300) < frac_inf] = -np.inf
         p = np.exp(x.astype(np.float64) - x.max())
         p /= p.sum()
         lazy = force_tail(LazyCategorical(np.random.default_rng(5)), columns=10, max_cols=2,
                           deltas=(1.0, 0.0))
+        lazy._GLOBAL_GAIN = gain
         ids = [lazy.draw(x) for _ in range(6000)]
         assert min(ids) >= 0
         assert chi2_pvalue(np.bincount(ids, minlength=300), p) > 1e-4

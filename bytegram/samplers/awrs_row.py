@@ -614,6 +614,10 @@ class LazyCategorical(RowPreparation):
     allowed."""
 
     MAX_ATTEMPTS = 1024
+    # one envelope rate for the row unless per column is 12 times tighter (the rejection
+    # sampler: 3): its points need no running sum over the columns, and without checks a
+    # few more thinned points cost less (flat masked rows: 76 -> 63 us per draw)
+    _GLOBAL_GAIN = 12.0
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.params = None  # (read only for penalized candidates, which a plain row has not)
