@@ -32,14 +32,16 @@ proportion to ``env``; a tail attempt is kept with probability ``exp(s_i - b_c)`
 
 Fallback. After ``max_rejections`` forbidden tokens (or when the candidates and the tail
 budget run out) the full mask is computed and the token is drawn from it, with the exact
-``log Z`` (the allowed ids are read off the mask: the same values in the same order as
-``MaskedSampler``, one categorical draw, no masked copy of the row). The decision depends only
-on what happens before the first allowed token arrives, which is independent of which allowed
-token it is (Poisson marking), so the token stays an exact draw and the weight stays unbiased. If the weight simulation itself needs more than
-``max_rejections`` new checks (or ``max_draws`` draws), the mask is computed, ``Z`` is known
-exactly, and the remaining draws are simulated as geometric counts (success probability
-``Z``), so ``N`` keeps its exact distribution. (Returning ``Z`` itself at that point would
-bias the estimate upward: that stop is correlated with a large ``N``.)
+``log Z``: ``MaskedSampler``'s own path, or with a truncation the same draw from the allowed
+ids read off the mask (the same values in the same order, one categorical draw over the kept
+ones, no masked copy of the row). The decision depends only on what happens before the
+first allowed token arrives, which is independent of which allowed token it is (Poisson
+marking), so the token stays an exact draw and the weight stays unbiased. If the weight
+simulation itself needs more than ``max_rejections`` new checks (or ``max_draws`` draws),
+the mask is computed, ``Z`` is known exactly, and the remaining draws are simulated as
+geometric counts (success probability ``Z``), so ``N`` keeps its exact distribution.
+(Returning ``Z`` itself at that point would bias the estimate upward: that stop is
+correlated with a large ``N``.)
 
 Truncations (top-k, top-p, min-p) act on the masked distribution exactly as in
 ``MaskedSampler``: candidates are scanned by decreasing value (checked one by one) until the
@@ -65,7 +67,8 @@ from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, no
 from .awrs_order import _Scan, _Stream
 from .awrs_row import RowPreparation, _Row, uniforms
 from .masked import MaskedSampler, _lse, categorical, exact_log_z
-from .transforms import _allowed_ids, _as_2d, _host_numpy, _penalize_np, min_p_threshold, top_p_cutoff, truncate_values
+from .transforms import (_allowed_ids, _as_2d, _host_numpy, _penalize_np, min_p_threshold,
+                         top_p_cutoff, truncate_values)
 
 __all__ = ["AdaptiveRejectionSampler"]
 

@@ -88,7 +88,8 @@ class _Stream:
                 if self.proposals >= self.max_proposals:
                     return None
                 if self.proposals >= self.scalar:  # many points: a vectorized block
-                    k = min(max(32, self.proposals), 1 << 14)  # (doubling: at most twice the points needed)
+                    # (doubling: at most about twice the points needed)
+                    k = min(max(32, self.proposals), 1 << 14)
                     times = self.t + np.cumsum(rng.standard_exponential(k)) / ctx.env
                     self.t = float(times[-1])
                     ids, keep = ctx.propose_many(rng, k)

@@ -28,8 +28,8 @@ import torch
 from ..errors import InvalidArgument
 from .awrs_row import LazyCategorical
 from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, normalize_prev_ids
-from .transforms import (_allowed_ids, _as_2d, _host_numpy, _penalize_np, apply_bitmask, masked_copy,
-                         truncate_values)
+from .transforms import (_allowed_ids, _as_2d, _host_numpy, _penalize_np, apply_bitmask,
+                         masked_copy, truncate_values)
 
 __all__ = ["MaskedSampler", "categorical"]
 
