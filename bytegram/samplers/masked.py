@@ -165,7 +165,7 @@ class MaskedSampler:
                 row[pen] = _penalize_np(row[pen], penalty)
             if scale:
                 row *= p.inv_temperature
-            tok = self._draw_applied(row, words)
+            tok = self._draw_applied(row, words, sparse=False)
             out.append(Sample(tok, math.nan if tok >= 0 else _NEG_INF, 0, False))
         return out
 
@@ -247,13 +247,17 @@ class MaskedSampler:
             out.append(Sample(tok, lw, 0, False))
         return out
 
-    def _draw_applied(self, row: np.ndarray, words: np.ndarray) -> int:
+    def _draw_applied(self, row: np.ndarray, words: np.ndarray,
+                      sparse: bool | None = None) -> int:
         """A token drawn exactly from softmax(row), a row with its mask ``words`` applied
-        (-inf where forbidden); NO_TOKEN when nothing is finite. A sparse mask: one
-        categorical over its allowed ids; else ``LazyCategorical`` (no exp over the row),
-        or the categorical over the finite entries when it gives way."""
+        (-inf where forbidden); NO_TOKEN when nothing is finite. A sparse mask (``sparse``
+        when the caller counted its words): one categorical over its allowed ids; else
+        ``LazyCategorical`` (no exp over the row), or the categorical over the finite
+        entries when it gives way."""
         v = row.shape[0]
-        if np.count_nonzero(words) <= self._SPARSE_WORDS:
+        if sparse is None:
+            sparse = np.count_nonzero(words) <= self._SPARSE_WORDS
+        if sparse:
             ids = _allowed_ids(words, v)
         else:
             tok = self._lazy.draw(row)
