@@ -22,9 +22,9 @@ import torch
 from ..errors import InvalidArgument
 from .base import SamplingParams, normalize_prev_ids
 
-__all__ = ["apply_bitmask", "apply_temperature", "apply_repetition_penalty", "apply_top_k",
-           "apply_top_p", "apply_min_p", "apply_params", "min_p_threshold", "top_p_cutoff",
-           "truncate_values", "reference_apply_bitmask"]
+__all__ = ["apply_bitmask", "masked_copy", "apply_temperature", "apply_repetition_penalty",
+           "apply_top_k", "apply_top_p", "apply_min_p", "apply_params", "min_p_threshold",
+           "top_p_cutoff", "truncate_values", "reference_apply_bitmask"]
 
 _NEG_INF = float("-inf")
 _BITS32 = np.arange(32, dtype=np.int32)
