@@ -367,11 +367,12 @@ class _Row:
         return -1, used
 
     def _refill(self, rng: np.random.Generator) -> None:
-        """A new block of envelope points (32 at first, then doubling up to 4096): the token
-        ids (-1 where thinned) and the positions of the kept ones."""
+        """A new block of envelope points (32 at first, 128 with one rate for the row, whose
+        uniform points cost less each and are kept less often; then doubling up to 4096):
+        the token ids (-1 where thinned) and the positions of the kept ones."""
         k = self.tail_k
         if k <= _SCALAR_TAIL:
-            k = 32
+            k = 32 if self.glob_rate is None else 128
         self.tail_k = min(2 * k, 4096)
         ids, keep = self.propose_many(rng, k)
         self.tail_buf = np.where(keep, ids, -1).tolist()
