@@ -88,8 +88,9 @@ class _Row:
     weights by a small slack (a point that lands past the last slot is no token). Tail
     points (``next_tail``): the first few of a row placed one at a time, by block of column
     slots and then by slot (``propose_one``), later ones in vectorized blocks
-    (``propose_many``) handed out one by one. Attributes that keep their class default until
-    used cost nothing to set up: a row is prepared for every call.
+    (``propose_many``) handed out one by one, or searched a run at a time for the first kept
+    one (``tail_run``). Attributes that keep their class default until used cost nothing to
+    set up: a row is prepared for every call.
     """
 
     # defaults (class attributes), shadowed on the instance when set
