@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-
 from ..errors import InvalidArgument, Unsupported
 from .bitmask import allocate_bitmask, bitmask_width
 from .cfg_index import CFGIndex

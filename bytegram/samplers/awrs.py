@@ -107,7 +107,8 @@ class AdaptiveRejectionSampler(RowPreparation):
     _FIRST_DRAW = True  # start with one with-replacement draw (False: the Gumbel stream only)
     _FIRST_ATTEMPTS = 16  # thinned tail attempts of that draw before it gives way
     _BATCH_PASS = True  # sample_batch: one max pass over all rows (False: row by row)
-    _FAST_FALLBACK = True  # fallback from the mask's allowed ids (False: MaskedSampler's path)
+    # with a truncation, fall back from the mask's allowed ids (False: MaskedSampler's path)
+    _FAST_FALLBACK = True
 
     def __init__(self, *, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, min_p: float | None = None,
@@ -186,7 +187,7 @@ class AdaptiveRejectionSampler(RowPreparation):
                     colmax: np.ndarray | None = None) -> Sample:
         if matcher.is_terminated():
             return Sample(NO_TOKEN, _NEG_INF, 0, False)
-        pen = normalize_prev_ids(prev_ids) if self._penalized else None
+        pen = normalize_prev_ids(prev_ids, vocab_size=row.shape[0]) if self._penalized else None
         ctx = self._prepare(row, pen, colmax)
         if ctx is None:
             return Sample(NO_TOKEN, _NEG_INF, 0, False)
@@ -462,11 +463,10 @@ class AdaptiveRejectionSampler(RowPreparation):
 
     def _fallback_reference(self, row: np.ndarray, matcher: Any, pen: Any,
                             checks: int) -> Sample:
-        """``MaskedSampler``'s own path on this row (mask a copy, sample), with the exact
-        weight when weights are computed."""
-        work = self._masked._prepare(row[None], None if pen is None else [pen])
-        bm = self._masked._fill([matcher], 1, row.shape[0])
-        s = self._masked._sample_prepared(work, bm)[0]
+        """``MaskedSampler``'s own path on this row (``sample_batch``: mask, sample), with the
+        exact weight when weights are computed."""
+        s = self._masked.sample_batch(row[None], [matcher],
+                                      prev_ids=None if pen is None else [pen])[0]
         return Sample(s.token_id, s.log_weight, checks, True)
 
     # -- greedy and truncations -------------------------------------------------------------
@@ -602,7 +602,6 @@ class AdaptiveRejectionSampler(RowPreparation):
         if s.dtype != np.float32:
             s = s.astype(np.float32)
         if pen is not None:
-            pen = pen[(pen >= 0) & (pen < ctx.v)]
             s = s.copy()
             s[pen] = _penalize_np(row[pen], self.params.repetition_penalty) * ctx.inv
         return float(np.exp(s.astype(np.float64) - ctx.M).sum())

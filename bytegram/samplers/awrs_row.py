@@ -463,13 +463,11 @@ class RowPreparation:
 
     def _prepare(self, row: np.ndarray, pen: np.ndarray | None,
                  colmax: np.ndarray | None = None) -> _Row | None:
-        """Candidates and tail envelope of one row; None when every value is -inf.
-        ``colmax``: the row's column maxima when the caller computed them (batch pass)."""
+        """Candidates and tail envelope of one row; None when every value is -inf. ``pen``:
+        the penalized ids (``normalize_prev_ids`` with the row's width: unique, in range,
+        None when there are none); ``colmax``: the row's column maxima when the caller
+        computed them (batch pass)."""
         v = row.shape[0]
-        if pen is not None:
-            pen = pen[(pen >= 0) & (pen < v)]
-            if len(pen) == 0:
-                pen = None
         ctx = _Row(row, self._inv)
         if v <= self._DIRECT_MAX_V:  # one candidate set, no tail
             ids = np.flatnonzero(row > -np.inf)

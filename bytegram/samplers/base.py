@@ -139,8 +139,10 @@ def make_rng(seed: int | None = None, generator: Any = None) -> np.random.Genera
                           f"{type(generator).__name__}")
 
 
-def normalize_prev_ids(prev_ids: Any) -> np.ndarray | None:
-    """Previous token ids of one sequence as a unique int64 array (None if empty)."""
+def normalize_prev_ids(prev_ids: Any, *, vocab_size: int | None = None) -> np.ndarray | None:
+    """Previous token ids of one sequence as a unique int64 array (None if empty); with
+    ``vocab_size``, only the ids in ``[0, vocab_size)`` (the columns of the logits), None if
+    none is."""
     if prev_ids is None:
         return None
     if hasattr(prev_ids, "detach"):
@@ -150,7 +152,12 @@ def normalize_prev_ids(prev_ids: Any) -> np.ndarray | None:
         return None
     if arr.dtype.kind not in "iu":
         raise InvalidArgument(f"prev_ids must hold integers, got dtype {arr.dtype}")
-    return np.unique(arr.reshape(-1).astype(np.int64))
+    ids = np.unique(arr.reshape(-1).astype(np.int64))
+    if vocab_size is not None:
+        ids = ids[(ids >= 0) & (ids < vocab_size)]
+        if not len(ids):
+            return None
+    return ids
 
 
 def check_matchers(matchers: Sequence[Any], batch: int) -> None:

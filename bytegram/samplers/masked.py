@@ -144,9 +144,7 @@ class MaskedSampler:
             words = bitmask[i]
             pen = None
             if penalty is not None and prev_ids is not None:
-                pen = normalize_prev_ids(prev_ids[i])
-                if pen is not None:
-                    pen = pen[(pen >= 0) & (pen < v)]
+                pen = normalize_prev_ids(prev_ids[i], vocab_size=v)
             if np.count_nonzero(words) <= self._SPARSE_WORDS:
                 ids = _allowed_ids(words, v)
                 vals = host[i, ids]
@@ -185,9 +183,8 @@ class MaskedSampler:
         if p.repetition_penalty is not None and prev_ids is not None:
             v = work.shape[1]
             for r, ids in enumerate(prev_ids):
-                ids = normalize_prev_ids(ids)
+                ids = normalize_prev_ids(ids, vocab_size=v)
                 if ids is not None:
-                    ids = ids[(ids >= 0) & (ids < v)]
                     work[r, ids] = _penalize_np(work[r, ids], p.repetition_penalty)
         if not p.greedy and p.temperature != 1:
             work *= p.inv_temperature

@@ -311,10 +311,9 @@ def apply_repetition_penalty(logits: torch.Tensor, prev_ids: Sequence[Any],
         return logits
     v = x.shape[1]
     for r, ids in enumerate(prev_ids):
-        ids = normalize_prev_ids(ids)
+        ids = normalize_prev_ids(ids, vocab_size=v)
         if ids is None:
             continue
-        ids = ids[(ids >= 0) & (ids < v)]
         if isinstance(x, np.ndarray):
             x[r, ids] = _penalize_np(x[r, ids], penalty)
         else:
