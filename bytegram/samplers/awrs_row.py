@@ -628,10 +628,9 @@ class LazyCategorical(RowPreparation):
         self.rng = rng
         self._uniform = uniforms(rng).__next__
 
-    def draw(self, row: np.ndarray, colmax: np.ndarray | None = None) -> int:
-        """A token id drawn from softmax(row), or -1 (see the class docstring). ``colmax``:
-        the row's column maxima when the caller computed them for a batch."""
-        ctx = self._prepare(row, None, colmax)
+    def draw(self, row: np.ndarray) -> int:
+        """A token id drawn from softmax(row), or -1 (see the class docstring)."""
+        ctx = self._prepare(row, None)
         if ctx is None:
             return -1
         return ctx.draw(self._uniform, self.rng, self.MAX_ATTEMPTS)[1]
