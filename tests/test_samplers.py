@@ -299,6 +299,33 @@ def test_lazy_categorical_matches_softmax():
         np.full(5000, -np.inf, dtype=np.float32)) == -1
 
 
+@pytest.mark.parametrize("direct,block", [(4096, 128), (16, 8), (16, 7)])
+def test_categorical_matches_softmax(monkeypatch, direct, block):
+    """categorical() against softmax: one running sum, and the two-level search (block
+    bounds, a uniform past a block's exact sum drawn again) with blocks of 8 or 7 values
+    (a partial last block), on rows with -inf entries, a dominant token at a block's end,
+    and a flat row; an all -inf row gives -1."""
+    from bytegram.samplers import masked as masked_mod
+
+    monkeypatch.setattr(masked_mod, "_CAT_DIRECT", direct)
+    monkeypatch.setattr(masked_mod, "_CAT_BLOCK", block)
+    rng = np.random.default_rng(11)
+    x0 = (rng.standard_normal(203) * 2.0).astype(np.float32)
+    x1 = x0.copy()
+    x1[rng.random(203) < 0.5] = -np.inf
+    x2 = np.full(203, -3.0, dtype=np.float32)
+    x2[block - 1] = 4.0  # (most of the mass on the last token of the first block)
+    x3 = (rng.standard_normal(203) * 0.1).astype(np.float32)
+    for x in (x0, x1, x2, x3):
+        p = np.exp(x.astype(np.float64) - x.max())
+        p /= p.sum()
+        draws = [masked_mod.categorical(x, rng) for _ in range(6000)]
+        assert min(draws) >= 0
+        assert chi2_pvalue(np.bincount(draws, minlength=len(x)), p) > 1e-4
+    assert masked_mod.categorical(np.full(300, -np.inf, dtype=np.float32), rng) == -1
+    assert masked_mod.categorical(np.zeros(0, dtype=np.float32), rng) == -1
+
+
 def test_truncation_ties_are_kept_identically():
     """Logits on a 0.5 grid: many ties at the top-k / top-p / min-p boundaries."""
     logits, m, allowed = byte_case(3, r"[a-z0-9]+", b"", scale=1.0, ties=True)

@@ -34,30 +34,58 @@ from .transforms import (_allowed_ids, _as_2d, _host_numpy, _penalize_np, apply_
 __all__ = ["MaskedSampler", "categorical"]
 
 _NEG_INF = float("-inf")
+_CAT_DIRECT = 4096  # categorical: vectors up to this long take one running sum
+_CAT_BLOCK = 128  # categorical: block length of the two-level search
 
 
 def categorical(values: np.ndarray, rng: np.random.Generator) -> int:
-    """Index drawn with probability softmax(values) (-inf entries never), by one uniform and
-    a binary search over the float64 cumulative sum of the (float32) exponentials. -1 if
-    every entry is -inf."""
+    """Index drawn with probability softmax(values) (-inf entries never), from the float32
+    exponentials summed in float64. -1 if every entry is -inf.
+
+    Up to ``_CAT_DIRECT`` values: one running sum and a binary search. Longer vectors are
+    searched in two levels, as a running sum over every value costs ~3 ns each here (1.3 ms
+    for 128k): blocks of ``_CAT_BLOCK`` values, each weighed by its float32 sum raised by
+    that sum's worst-case rounding error (an upper bound of the float64 sum), then one block
+    by its own float64 running sum; a uniform past that exact sum (the bound's excess, about
+    1e-5 of the mass) is drawn again, so the draw stays exact."""
     v = np.asarray(values)
-    if v.size <= 16:  # a few values: the same sums in Python
-        if v.size == 0:
+    n = v.size
+    if n <= 16:  # a few values: the same sums in Python
+        if n == 0:
             return -1
         xs = v.tolist()
         mx = max(xs)
         if mx == -math.inf:
             return -1
         cum = list(accumulate(math.exp(x - mx) for x in xs))
-        return min(bisect_right(cum, rng.random() * cum[-1]), len(xs) - 1)
+        return min(bisect_right(cum, rng.random() * cum[-1]), n - 1)
     mx = float(v.max())
     if mx == -math.inf:
         return -1
     e = np.subtract(v, np.float32(mx), dtype=np.float32)  # (as _lse: float32 exponentials)
     np.exp(e, out=e)
-    cum = np.cumsum(e, dtype=np.float64)
-    i = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
-    return min(i, len(v) - 1)
+    if n <= _CAT_DIRECT:
+        cum = np.cumsum(e, dtype=np.float64)
+        i = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
+        return min(i, n - 1)
+    b_len = _CAT_BLOCK
+    full, rest = divmod(n, b_len)
+    sums = np.add.reduce(e[: full * b_len].reshape(full, b_len), axis=1)
+    if rest:
+        sums = np.append(sums, np.float32(e[full * b_len:].sum()))
+    cum = np.cumsum(sums, dtype=np.float64)
+    cum *= 1.0 + b_len * 2.0 ** -23  # each block's bound: a float32 sum of <= b_len terms
+    total = float(cum[-1])
+    last = len(cum) - 1
+    while True:
+        u = rng.random() * total
+        b = min(int(cum.searchsorted(u, side="right")), last)
+        if b:
+            u -= float(cum[b - 1])
+        lo = b * b_len
+        exact = np.cumsum(e[lo: lo + b_len], dtype=np.float64)
+        if u < exact[-1]:
+            return lo + int(exact.searchsorted(u, side="right"))
 
 
 class MaskedSampler:
