@@ -169,6 +169,52 @@ def test_truncations_match_reference(v, k, p, q, grid, n_inf, seed):
         assert torch.equal(t[r][kept], torch.from_numpy(x[r])[kept])
 
 
+def sorted_top_p_cut(x: np.ndarray, p: float) -> float:
+    """The top-p cutoff the obvious way: sort descending, float64 running mass."""
+    kv = np.sort(x.astype(np.float64))[::-1]
+    c = np.cumsum(np.exp(kv - kv[0]))
+    return float(kv[min(int(np.count_nonzero(c < p * c[-1])), len(kv) - 1)])
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(n=st.integers(1, 400), kind=st.sampled_from(["normal", "grid", "peaked", "equal"]),
+       p=st.floats(0.01, 0.999), sort_max=st.sampled_from([4, 16, 64]),
+       bins=st.sampled_from([2, 4, 16, 256]), chunk=st.sampled_from([5, 64, 16384]),
+       seed=st.integers(0, 2**31))
+def test_top_p_threshold_matches_sorted(n, kind, p, sort_max, bins, chunk, seed):
+    """top_p_threshold (mass histograms, then a sort of one bin) gives the sorted cutoff;
+    small thresholds force several rounds, the sort of a bin holding most values, and
+    regions of one repeated value."""
+    from bytegram.samplers import transforms as tr
+
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(n) * 2).astype(np.float32)
+    if kind == "grid":  # many exact ties
+        x = np.round(x).astype(np.float32)
+    elif kind == "peaked":
+        x[: max(1, n // 50)] += 12
+    elif kind == "equal":
+        x[: n // 2] = x[0]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tr, "_TOP_P_SORT", sort_max)
+        mp.setattr(tr, "_TOP_P_BINS", bins)
+        mp.setattr(tr, "_TOP_P_CHUNK", chunk)
+        assert float(tr.top_p_threshold(x, p)) == sorted_top_p_cut(x, p)
+
+
+def test_top_p_threshold_large_rows():
+    """Vocabulary-sized rows with the default thresholds: flat, peaked, on a grid."""
+    from bytegram.samplers.transforms import top_p_threshold
+
+    rng = np.random.default_rng(5)
+    for n, scale, grid in ((128_256, 1.0, False), (60_000, 3.0, False), (50_000, 1.0, True)):
+        x = (rng.standard_normal(n) * scale).astype(np.float32)
+        if grid:
+            x = np.round(x * 4).astype(np.float32)
+        for p in (0.3, 0.9, 0.99):
+            assert float(top_p_threshold(x, p)) == sorted_top_p_cut(x, p)
+
+
 def test_temperature_and_penalty_are_float32_products():
     """apply_temperature / apply_repetition_penalty equal the numpy float32 products that the
     rejection sampler computes (bit for bit), and the penalty follows the HF rule."""

@@ -68,7 +68,7 @@ from .awrs_order import _Scan, _Stream
 from .awrs_row import RowPreparation, _Row, uniforms
 from .masked import MaskedSampler, _lse, categorical, exact_log_z
 from .transforms import (_allowed_ids, _as_2d, _host_numpy, _penalize_np, min_p_threshold,
-                         top_p_cutoff, truncate_values)
+                         top_p_cutoff, truncation_threshold)
 
 __all__ = ["AdaptiveRejectionSampler"]
 
@@ -455,11 +455,8 @@ class AdaptiveRejectionSampler(RowPreparation):
         if self.compute_weights:
             work = self._masked._prepare(row[None], None if pen is None else [pen])[0]
             lw = _lse(vals, float(vals.max())) - _lse(work, float(work.max()))
-        if p.truncates:
-            keep = truncate_values(vals, p)
-            ids = ids[keep]
-            vals = vals[keep]
-        return Sample(int(ids[categorical(vals, self.rng)]), lw, checks, True)
+        j = categorical(vals, self.rng, floor=truncation_threshold(vals, p))
+        return Sample(int(ids[j]), lw, checks, True)
 
     def _fallback_reference(self, row: np.ndarray, matcher: Any, pen: Any,
                             checks: int) -> Sample:

@@ -29,7 +29,7 @@ from ..errors import InvalidArgument
 from .awrs_row import LazyCategorical
 from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, normalize_prev_ids
 from .transforms import (_allowed_ids, _as_2d, _host_numpy, _penalize_np, apply_bitmask,
-                         masked_copy, truncate_values)
+                         masked_copy, truncation_threshold)
 
 __all__ = ["MaskedSampler", "categorical"]
 
@@ -38,9 +38,12 @@ _CAT_DIRECT = 4096  # categorical: vectors up to this long take one running sum
 _CAT_BLOCK = 128  # categorical: block length of the two-level search
 
 
-def categorical(values: np.ndarray, rng: np.random.Generator) -> int:
+def categorical(values: np.ndarray, rng: np.random.Generator, *,
+                floor: np.float32 | None = None) -> int:
     """Index drawn with probability softmax(values) (-inf entries never), from the float32
-    exponentials summed in float64. -1 if every entry is -inf.
+    exponentials summed in float64. ``floor``: only entries ``>= floor`` are drawn (a
+    truncation threshold; at least the largest entry must reach it). -1 if every entry is
+    -inf.
 
     Up to ``_CAT_DIRECT`` values: one running sum and a binary search. Longer vectors are
     searched in two levels, as a running sum over every value costs ~3 ns each here (1.3 ms
@@ -57,6 +60,8 @@ def categorical(values: np.ndarray, rng: np.random.Generator) -> int:
         mx = max(xs)
         if mx == -math.inf:
             return -1
+        if floor is not None:
+            xs = [x if x >= floor else -math.inf for x in xs]
         cum = list(accumulate(math.exp(x - mx) for x in xs))
         return min(bisect_right(cum, rng.random() * cum[-1]), n - 1)
     mx = float(v.max())
@@ -64,6 +69,8 @@ def categorical(values: np.ndarray, rng: np.random.Generator) -> int:
         return -1
     e = np.subtract(v, np.float32(mx), dtype=np.float32)  # (as _lse: float32 exponentials)
     np.exp(e, out=e)
+    if floor is not None and floor > -np.inf:
+        np.multiply(e, v >= floor, out=e)
     if n <= _CAT_DIRECT:
         cum = np.cumsum(e, dtype=np.float64)
         i = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
@@ -264,11 +271,8 @@ class MaskedSampler:
             lw = math.nan
             if self.compute_weights:
                 lw = _lse(vals, float(vals.max())) - lse_all[i]
-            if p.truncates:
-                keep = truncate_values(vals, p)
-                fin = fin[keep]
-                vals = vals[keep]
-            tok = int(fin[categorical(vals, self.rng)])
+            j = categorical(vals, self.rng, floor=truncation_threshold(vals, p))
+            tok = int(fin[j])
             out.append(Sample(tok, lw, 0, False))
         return out
 
