@@ -239,12 +239,18 @@ def test_awrs_truncation_scan_with_tail(kw):
 
 
 @pytest.mark.parametrize("setting", [0, 1, 3, 5, 7, 9])
-def test_masked_matches_reference(setting):
+@pytest.mark.parametrize("dense", [False, True])
+def test_masked_matches_reference(setting, dense):
+    """With the exact weight; ``dense``: the mask applied to the exponentials by
+    ``zero_forbidden`` (every byte-vocabulary mask is sparse otherwise)."""
     kw = SETTINGS[setting]
     logits, m, allowed = byte_case(50 + setting, r"(cat|car|cart|dog)( (cat|car|dog))*", b"ca")
+    # (the penalized ids include allowed ones: "t" and "r" may follow "ca")
     prev = PREV + [ord("t"), ord("r")] if "repetition_penalty" in kw else None
     ref = reference_distribution(logits.numpy(), allowed, SamplingParams(**kw), prev)
     ms = MaskedSampler(seed=setting, **kw)
+    if dense:
+        ms._SPARSE_WORDS = -1
     samples = draw(ms, logits, m, 3000, prev)
     assert chi2_pvalue(counts_of(samples, len(ref)), ref) > 1e-4
     lz = exact_log_z(logits.numpy(), allowed, SamplingParams(**kw), prev)
@@ -563,7 +569,9 @@ def test_extreme_logit_gaps():
     ref = reference_distribution(x.numpy(), allowed, SamplingParams())
     e = np.exp(x.numpy()[allowed].astype(np.float64) - x.numpy()[allowed].max())
     want_lw = float(np.log(e.sum()) + x.numpy()[allowed].max() - 1e4)
-    for sampler in (AdaptiveRejectionSampler(seed=1), MaskedSampler(seed=1),
+    dense = MaskedSampler(seed=3)
+    dense._SPARSE_WORDS = -1
+    for sampler in (AdaptiveRejectionSampler(seed=1), MaskedSampler(seed=1), dense,
                     force_tail(AdaptiveRejectionSampler(seed=2))):
         samples = draw(sampler, x, m, 800)
         assert chi2_pvalue(counts_of(samples, len(ref)), ref) > 1e-4

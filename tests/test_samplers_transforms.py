@@ -21,7 +21,8 @@ from bytegram.errors import InvalidArgument
 from bytegram.samplers import (SamplingParams, apply_bitmask, apply_min_p, apply_params,
                                apply_repetition_penalty, apply_temperature, apply_top_k,
                                apply_top_p)
-from bytegram.samplers.transforms import masked_copy, reference_apply_bitmask, truncate_values
+from bytegram.samplers.transforms import (masked_copy, reference_apply_bitmask, truncate_values,
+                                          zero_forbidden)
 from test_samplers import reference_distribution
 
 NEG = float("-inf")
@@ -84,6 +85,23 @@ def test_masked_copy_matches_reference(batch, v, extra_words, density, seed):
     assert masked_copy(src, bm, out) is out
     want = reference_apply_bitmask(torch.from_numpy(src.copy()), bm).numpy()
     assert np.array_equal(out, want) and np.array_equal(src, keep)
+
+
+@settings(max_examples=100, derandomize=True, deadline=None)
+@given(v=st.integers(1, 170), extra_words=st.integers(-2, 2),
+       density=st.sampled_from([0.0, 0.03, 0.5, 0.97, 1.0]),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**31))
+def test_zero_forbidden_matches_reference(v, extra_words, density, dtype, seed):
+    """zero_forbidden zeroes exactly the weights that the reference mask sets to -inf (and
+    those past the mask), in place, and leaves the others bit for bit."""
+    rng = np.random.default_rng(seed)
+    words = max(0, (v + 31) // 32 + extra_words)
+    bm = random_bitmask(rng, 1, words, density)
+    w = rng.random(v).astype(dtype)
+    keep = w.copy()
+    assert zero_forbidden(w, bm[0]) is w
+    ok = torch.isfinite(reference_apply_bitmask(torch.zeros(1, v), bm)[0]).numpy()
+    assert np.array_equal(w, np.where(ok, keep, 0))
 
 
 @pytest.mark.parametrize("density", [0.0, 1e-4, 0.02, 0.5, 0.98, 0.9999, 1.0])

@@ -1,12 +1,15 @@
 """``MaskedSampler``: compute the full token mask, apply the transforms, sample. Exact.
 
 Per row: repetition penalty, temperature, ``fill_bitmask`` + ``apply_bitmask``, top-k, top-p,
-min-p, then one categorical draw (cumulative sum + binary search over the kept tokens: no
-sort; top-k partitions, top-p sorts the kept tokens only). The weight is exact:
-``log Z = logsumexp(allowed) - logsumexp(all)`` of the penalized, tempered logits (before
-truncation), computed in log space. Rows are processed on the host in numpy (logits on a GPU
-are copied once); for a pipeline that stays on the GPU use ``apply_params`` and the batched
-transforms directly.
+min-p, then one categorical draw (cumulative sums + binary search over blocks, then within
+one: no sort; top-k partitions, top-p narrows its cutoff by mass histograms and sorts one
+bin; the truncations leave one threshold, and the draw skips the values below it). The
+weight is exact: ``log Z = logsumexp(allowed) - logsumexp(all)`` of the penalized, tempered
+logits (before truncation). Without a truncation both sums and the draw come from one set of
+exponentials, the mask applied to them (``zero_forbidden``); when the allowed mass is too
+small for float32 exponentials, they are computed in log space. Rows are processed on the
+host in numpy (logits on a GPU are copied once); for a pipeline that stays on the GPU use
+``apply_params`` and the batched transforms directly.
 
 Without weights and truncations (``compute_weights=False``, as ``bytegram.generate`` samples)
 neither logsumexp nor the running sum over the row is needed: a sparse mask is applied by
@@ -29,7 +32,7 @@ from ..errors import InvalidArgument
 from .awrs_row import LazyCategorical
 from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, normalize_prev_ids
 from .transforms import (_allowed_ids, _as_2d, _host_numpy, _penalize_np, apply_bitmask,
-                         masked_copy, truncation_threshold)
+                         masked_copy, truncation_threshold, zero_forbidden)
 
 __all__ = ["MaskedSampler", "categorical"]
 
@@ -41,16 +44,9 @@ _CAT_BLOCK = 128  # categorical: block length of the two-level search
 def categorical(values: np.ndarray, rng: np.random.Generator, *,
                 floor: np.float32 | None = None) -> int:
     """Index drawn with probability softmax(values) (-inf entries never), from the float32
-    exponentials summed in float64. ``floor``: only entries ``>= floor`` are drawn (a
-    truncation threshold; at least the largest entry must reach it). -1 if every entry is
-    -inf.
-
-    Up to ``_CAT_DIRECT`` values: one running sum and a binary search. Longer vectors are
-    searched in two levels, as a running sum over every value costs ~3 ns each here (1.3 ms
-    for 128k): blocks of ``_CAT_BLOCK`` values, each weighed by its float32 sum raised by
-    that sum's worst-case rounding error (an upper bound of the float64 sum), then one block
-    by its own float64 running sum; a uniform past that exact sum (the bound's excess, about
-    1e-5 of the mass) is drawn again, so the draw stays exact."""
+    exponentials summed in float64 (``_draw_weights``). ``floor``: only entries ``>= floor``
+    are drawn (a truncation threshold; at least the largest entry must reach it). -1 if
+    every entry is -inf."""
     v = np.asarray(values)
     n = v.size
     if n <= 16:  # a few values: the same sums in Python
@@ -71,15 +67,27 @@ def categorical(values: np.ndarray, rng: np.random.Generator, *,
     np.exp(e, out=e)
     if floor is not None and floor > -np.inf:
         np.multiply(e, v >= floor, out=e)
+    return _draw_weights(e, rng)
+
+
+def _draw_weights(w: np.ndarray, rng: np.random.Generator,
+                  sums: np.ndarray | None = None) -> int:
+    """Index drawn with probability ``w[i] / sum(w)`` for nonnegative float weights with a
+    positive sum, summed in float64. Up to ``_CAT_DIRECT`` values: one running sum and a
+    binary search. Longer vectors are searched in two levels, as a running sum over every
+    value costs ~3 ns each here (1.3 ms for 128k): blocks of ``_CAT_BLOCK`` values, each
+    weighed by its sum raised by a float32 sum's worst-case rounding error (an upper bound
+    of its float64 sum), then one block by its own float64 running sum; a uniform past that
+    exact sum (the bound's excess, about 1e-5 of the mass) is drawn again, so the draw
+    stays exact. ``sums``: the block sums when the caller has them (``_block_sums``)."""
+    n = len(w)
     if n <= _CAT_DIRECT:
-        cum = np.cumsum(e, dtype=np.float64)
+        cum = np.cumsum(w, dtype=np.float64)
         i = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
         return min(i, n - 1)
     b_len = _CAT_BLOCK
-    full, rest = divmod(n, b_len)
-    sums = np.add.reduce(e[: full * b_len].reshape(full, b_len), axis=1)
-    if rest:
-        sums = np.append(sums, np.float32(e[full * b_len:].sum()))
+    if sums is None:
+        sums = _block_sums(w, np.float32)
     cum = np.cumsum(sums, dtype=np.float64)
     cum *= 1.0 + b_len * 2.0 ** -23  # each block's bound: a float32 sum of <= b_len terms
     total = float(cum[-1])
@@ -90,9 +98,20 @@ def categorical(values: np.ndarray, rng: np.random.Generator, *,
         if b:
             u -= float(cum[b - 1])
         lo = b * b_len
-        exact = np.cumsum(e[lo: lo + b_len], dtype=np.float64)
+        exact = np.cumsum(w[lo: lo + b_len], dtype=np.float64)
         if u < exact[-1]:
             return lo + int(exact.searchsorted(u, side="right"))
+
+
+def _block_sums(w: np.ndarray, dtype: Any = np.float64) -> np.ndarray:
+    """Sums of the consecutive blocks of ``_CAT_BLOCK`` values of ``w`` (the last one may
+    be shorter), accumulated in ``dtype``."""
+    b_len = _CAT_BLOCK
+    full, rest = divmod(len(w), b_len)
+    sums = np.add.reduce(w[: full * b_len].reshape(full, b_len), axis=1, dtype=dtype)
+    if rest:
+        sums = np.append(sums, np.add.reduce(w[full * b_len:], dtype=dtype))
+    return sums
 
 
 class MaskedSampler:
@@ -104,7 +123,10 @@ class MaskedSampler:
     weight is then NaN). The caller's logits are never modified.
     """
 
-    _SPARSE_WORDS = 128  # weightless path: masks with this few nonzero words are expanded
+    _SPARSE_WORDS = 128  # masks with this few nonzero words are expanded (plain paths)
+    # with weights: an allowed mass below this (relative to the top token) is summed in log
+    # space; here the largest allowed exponential is a normal float32 (>= 2**-60 / V)
+    _TINY_MASS = 2.0 ** -60
 
     def __init__(self, *, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, min_p: float | None = None,
@@ -123,6 +145,7 @@ class MaskedSampler:
         self._lazy = LazyCategorical(self.rng)
         self._plain = not params.truncates and not params.greedy  # (params are frozen)
         self._row_buf: np.ndarray | None = None
+        self._exp_buf: np.ndarray | None = None
 
     def __repr__(self) -> str:
         return f"MaskedSampler({self.params})"
@@ -150,8 +173,10 @@ class MaskedSampler:
         check_matchers(matchers, x.shape[0])
         if prev_ids is not None and len(prev_ids) != x.shape[0]:
             raise InvalidArgument(f"prev_ids has {len(prev_ids)} rows, logits {x.shape[0]}")
-        if self._plain and not self.compute_weights:
-            return self._sample_lazy(x, matchers, prev_ids)
+        if self._plain:
+            if not self.compute_weights:
+                return self._sample_lazy(x, matchers, prev_ids)
+            return self._sample_weighted(x, matchers, prev_ids)
         work = self._prepare(x, prev_ids)
         bitmask = self._fill(matchers, work.shape[0], work.shape[1])
         return self._sample_prepared(work, bitmask)
@@ -200,6 +225,69 @@ class MaskedSampler:
                 row *= p.inv_temperature
             tok = self._draw_applied(row, words, sparse=False)
             out.append(Sample(tok, math.nan if tok >= 0 else _NEG_INF, 0, False))
+        return out
+
+    def _sample_weighted(self, x: Any, matchers: Sequence[Any],
+                         prev_ids: Sequence[Any] | None) -> list[Sample]:
+        """With the exact weight, no truncation, row by row, from one set of exponentials:
+        ``E = exp(s - max s)`` over the penalized, tempered row ``s`` (the float32 values of
+        ``_prepare``) gives the total mass; the mask zeroes the forbidden entries of ``E``
+        (``zero_forbidden``; a sparse mask gathers its allowed entries instead), and what is
+        left gives the allowed mass and the draw (``_draw_weights``). This saves a second
+        pass of exponentials and a masked copy of the logits. When the allowed mass is below
+        ``_TINY_MASS`` of the top token's weight (float32 exponentials would lose it), the
+        row takes the log-space path (``_sample_prepared``)."""
+        p = self.params
+        host = _host_numpy(x)
+        batch, v = host.shape
+        bitmask = self._fill(matchers, batch, v)
+        e = self._exp_buf
+        if e is None or e.shape[0] != v:
+            e = self._exp_buf = np.empty(v, dtype=np.float32)
+        inv = p.inv_temperature
+        scale = p.temperature != 1
+        penalty = p.repetition_penalty
+        out = []
+        for i in range(batch):
+            row = host[i]
+            pen = None
+            if penalty is not None and prev_ids is not None:
+                pen = normalize_prev_ids(prev_ids[i], vocab_size=v)
+            s = row  # (read as it is when neither transform applies: one pass less)
+            if scale or pen is not None:
+                s = e
+                if scale:
+                    np.multiply(row, inv, out=e)
+                else:
+                    np.copyto(e, row)
+                if pen is not None:
+                    s[pen] = _penalize_np(row[pen], penalty) * inv if scale else \
+                        _penalize_np(row[pen], penalty)
+            mx = float(s.max())
+            if mx == -math.inf:
+                out.append(Sample(NO_TOKEN, _NEG_INF, 0, False))
+                continue
+            np.subtract(s, np.float32(mx), out=e)
+            np.exp(e, out=e)
+            total = float(np.add.reduce(e, dtype=np.float64))
+            words = bitmask[i]
+            ids = sums = None
+            if np.count_nonzero(words) <= self._SPARSE_WORDS:
+                ids = _allowed_ids(words, v)
+                w = e[ids]
+                allowed = float(np.add.reduce(w, dtype=np.float64))
+            else:
+                w = zero_forbidden(e, words)
+                sums = _block_sums(w)  # (shared with the draw)
+                allowed = float(sums.sum())
+            if not allowed >= self._TINY_MASS:  # (0 too: nothing allowed, or underflow)
+                prev = None if prev_ids is None else [prev_ids[i]]
+                out.append(self._sample_prepared(self._prepare(host[i:i + 1], prev),
+                                                 bitmask[i:i + 1])[0])
+                continue
+            j = _draw_weights(w, self.rng, sums)
+            tok = int(ids[j]) if ids is not None else j
+            out.append(Sample(tok, math.log(allowed) - math.log(total), 0, False))
         return out
 
     # -- internals shared with the rejection sampler ---------------------------------------

@@ -25,27 +25,47 @@ from .base import SamplingParams, normalize_prev_ids
 __all__ = ["apply_bitmask", "masked_copy", "apply_temperature", "apply_repetition_penalty",
            "apply_top_k", "apply_top_p", "apply_min_p", "apply_params", "min_p_threshold",
            "top_p_cutoff", "top_p_threshold", "truncate_values",
-           "truncation_threshold", "reference_apply_bitmask"]
+           "truncation_threshold", "zero_forbidden", "reference_apply_bitmask"]
 
 _NEG_INF = float("-inf")
 _BITS32 = np.arange(32, dtype=np.int32)
-# byte -> 8 additive biases (0 for a set bit, -inf for a clear one), per float dtype
+# byte -> its 8 bits, least significant first (the packed layout: bit t & 31 of word t >> 5)
 _BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1,
                            bitorder="little").astype(bool)
-_BIAS_LUT: dict[Any, np.ndarray] = {}
+_BIT_LUT: dict[tuple[Any, float, float], np.ndarray] = {}
 _TORCH_LUT: dict[tuple[Any, Any], torch.Tensor] = {}
 _TOP_P_SORT = 2048  # top_p_threshold: value sets up to this size are sorted
 _TOP_P_BINS = 256  # top_p_threshold: bins of each mass histogram
 _TOP_P_CHUNK = 16384  # top_p_threshold: values histogrammed per step
 
 
-def _bias_lut(dtype: np.dtype) -> np.ndarray:
-    lut = _BIAS_LUT.get(dtype)
+def _bit_lut(dtype: np.dtype, set_value: float, clear_value: float) -> np.ndarray:
+    """byte -> its 8 bits (least significant first) as ``set_value`` / ``clear_value``;
+    cached per dtype and values, read-only."""
+    key = (dtype, set_value, clear_value)
+    lut = _BIT_LUT.get(key)
     if lut is None:
-        lut = np.where(_BYTE_BITS, 0.0, -np.inf).astype(dtype)
+        lut = np.where(_BYTE_BITS, set_value, clear_value).astype(dtype)
         lut.setflags(write=False)
-        _BIAS_LUT[dtype] = lut
+        _BIT_LUT[key] = lut
     return lut
+
+
+def zero_forbidden(weights: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """``weights`` (float32 or float64 ``[V]``, nonnegative: exponentials of logits) with the
+    entries of forbidden tokens set to 0, in place, for one packed int32 mask row (tokens
+    past the mask are forbidden): the mask applied to probabilities instead of logits, one
+    multiply by the unpacked 0/1 bits."""
+    v = weights.shape[0]
+    covered = min(v, 32 * len(words))
+    if covered < v:
+        weights[covered:] = 0
+    nw = (covered + 31) // 32
+    if nw:
+        lut = _bit_lut(weights.dtype, 1.0, 0.0)
+        bits = np.take(lut, np.ascontiguousarray(words[:nw]).view(np.uint8), axis=0)
+        np.multiply(weights[:covered], bits.reshape(-1)[:covered], out=weights[:covered])
+    return weights
 
 
 def _as_2d(logits: Any, name: str = "logits") -> tuple[Any, bool]:
@@ -200,7 +220,7 @@ def _apply_numpy(x: np.ndarray, words: np.ndarray, covered: int, method: str,
         x[rows, ids] = vals
     else:
         # row by row, so that each row's expanded biases stay in cache
-        lut = _bias_lut(x.dtype)
+        lut = _bit_lut(x.dtype, 0.0, -np.inf)  # additive biases
         as_bytes = words.view(np.uint8)
         for r in range(x.shape[0]):
             bias = np.take(lut, as_bytes[r], axis=0).reshape(-1)
