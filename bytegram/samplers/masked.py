@@ -123,7 +123,7 @@ class MaskedSampler:
     weight is then NaN). The caller's logits are never modified.
     """
 
-    _SPARSE_WORDS = 128  # masks with this few nonzero words are expanded (plain paths)
+    _SPARSE_WORDS = 1024  # masks with this few nonzero words are expanded (plain paths)
     # with weights: an allowed mass below this (relative to the top token) is summed in log
     # space; here the largest allowed exponential is a normal float32 (>= 2**-60 / V)
     _TINY_MASS = 2.0 ** -60

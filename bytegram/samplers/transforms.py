@@ -230,7 +230,7 @@ def _apply_numpy(x: np.ndarray, words: np.ndarray, covered: int, method: str,
 
 def _allowed_ids(words: np.ndarray, v: int) -> np.ndarray:
     """Ascending token ids below ``v`` whose bit is set in a packed mask row (int32 words,
-    bit ``t & 31`` of word ``t >> 5``): a sparse mask expands its nonzero words only."""
+    bit ``t & 31`` of word ``t >> 5``): the bits of the nonzero words only are unpacked."""
     nw = min(len(words), (v + 31) // 32)
     words = words[:nw]
     nz = words.nonzero()[0]
@@ -243,11 +243,9 @@ def _allowed_ids(words: np.ndarray, v: int) -> np.ndarray:
                 out.append(32 * w + low.bit_length() - 1)
                 word ^= low
         return np.array([t for t in out if t < v], dtype=np.int64)
-    if len(nz) * 4 <= nw:
-        bits = (words[nz, None] >> _BITS32) & 1
-        ids = (nz[:, None] * 32 + _BITS32)[bits.astype(bool)]
-    else:
-        ids = np.unpackbits(words.view(np.uint8), bitorder="little").nonzero()[0]
+    # (nonzero on a bool view: ~5x faster than on the uint8 bits)
+    pos = np.unpackbits(words[nz].view(np.uint8), bitorder="little").view(bool).nonzero()[0]
+    ids = nz[pos >> 5] * 32 + (pos & 31)
     if len(ids) and ids[-1] >= v:
         ids = ids[ids < v]
     return ids
