@@ -203,6 +203,28 @@ def run(walks, repeat: int, seed: int) -> dict:
     return res
 
 
+TRUNCATIONS = (("top_p=0.95", dict(top_p=0.95)), ("top_k=50", dict(top_k=50)),
+               ("min_p=0.05", dict(min_p=0.05)))
+
+
+def run_truncated(walks, repeat: int, seed: int) -> dict:
+    """Per truncation setting: MaskedSampler(compute_weights=False) (as ``bytegram.generate``
+    samples) and AWRS, batch 1, on hot rows; 1 warm-up walk + ``repeat`` timed walks."""
+    res = {}
+    for name, kw in TRUNCATIONS:
+        samplers = {"masked": MaskedSampler(seed=seed, compute_weights=False, **kw),
+                    "awrs": AdaptiveRejectionSampler(seed=seed, **kw)}
+        for key, sampler in samplers.items():
+            times = res[(name, key)] = []
+            for compiled, steps in walks:
+                hot = torch.from_numpy(np.empty(steps[0][1].shape[0], dtype=np.float32))
+                for rep in range(1 + repeat):
+                    timed_walk_of(compiled, steps, times if rep else None,
+                                  lambda t: np.copyto(hot.numpy(), t.numpy()),
+                                  lambda t, m: sampler.sample(hot, m))
+    return res
+
+
 def p50(xs):
     return statistics.median(xs)
 
@@ -243,6 +265,17 @@ def main(argv: list[str] | None = None) -> None:
               f"| {us(float(np.mean(r['plain1'])))} | {ms(p50(r['plain32']))} "
               f"| {us(p50(r['fill_apply1']))} | {ms(p50(r['fill_apply32']))} "
               f"| {us(p50(r['masked']))} |")
+    print("\n### With a truncation: engine time per token, batch 1, hot rows\n")
+    print("| logits | setting | masked sampling p50 | masked sampling mean | AWRS p50 "
+          "| AWRS mean |")
+    print("|---|---|---|---|---|---|")
+    for regime in ("peaked", "flat"):
+        r = run_truncated(make_walks(vocab, path, regime, args.seed, args.limit), args.repeat,
+                          args.seed)
+        for name, _ in TRUNCATIONS:
+            m, a = r[(name, "masked")], r[(name, "awrs")]
+            print(f"| {regime} | {name} | {us(p50(m))} | {us(float(np.mean(m)))} "
+                  f"| {us(p50(a))} | {us(float(np.mean(a)))} |")
     print("\nMasked sampling: the whole MaskedSampler(compute_weights=False) call (mask, apply, "
           "draw), as bytegram.generate makes it, on hot rows; fill+apply are its first two "
           "parts alone. ")

@@ -168,6 +168,7 @@ SETTINGS = [
     dict(min_p=0.2),
     dict(top_k=5, top_p=0.8, min_p=0.05),
     dict(repetition_penalty=1.5),
+    dict(top_p=0.9, repetition_penalty=1.3),
 ]
 PREV = [ord("1"), ord("2"), ord("a"), ord("-"), 7]
 
@@ -238,7 +239,7 @@ def test_awrs_truncation_scan_with_tail(kw):
     assert chi2_pvalue(counts_of(samples, len(ref)), ref) > 1e-4
 
 
-@pytest.mark.parametrize("setting", [0, 1, 3, 5, 7, 9])
+@pytest.mark.parametrize("setting", [0, 1, 3, 5, 7, 9, 10])
 @pytest.mark.parametrize("dense", [False, True])
 def test_masked_matches_reference(setting, dense):
     """With the exact weight; ``dense``: the mask applied to the exponentials by
@@ -258,13 +259,13 @@ def test_masked_matches_reference(setting, dense):
     assert not samples[0].fell_back and samples[0].n_checks == 0
 
 
-@pytest.mark.parametrize("setting", [0, 1, 2, 9])
+@pytest.mark.parametrize("setting", [0, 1, 2, 3, 5, 7, 8, 9, 10])
 @pytest.mark.parametrize("mode", ["sparse", "direct", "lazy_tail", "give_way"])
 def test_masked_without_weights_matches_reference(setting, mode):
     """The weightless path (masked copy, then a draw): a categorical over the ids read off a
     sparse mask, or LazyCategorical: direct (the whole row is one candidate set), with the
     lazy tail forced, and giving way to the categorical after one attempt (which must not
-    bias the draw)."""
+    bias the draw). With a truncation, the kept values of the gathered or masked row."""
     kw = SETTINGS[setting]
     logits, m, allowed = byte_case(70 + setting, r"(cat|car|cart|dog)( (cat|car|dog))*", b"ca",
                                    target_z=0.6)
@@ -348,7 +349,8 @@ def test_truncation_ties_are_kept_identically():
         if kw == dict(top_k=4):
             assert np.count_nonzero(ref) >= 4
         for sampler in (AdaptiveRejectionSampler(seed=1, **kw), MaskedSampler(seed=1, **kw),
-                        force_tail(AdaptiveRejectionSampler(seed=2, **kw))):
+                        force_tail(AdaptiveRejectionSampler(seed=2, **kw)),
+                        weightless(3, lazy=False, **kw), weightless(4, lazy=True, **kw)):
             samples = draw(sampler, logits, m, 1200)
             assert chi2_pvalue(counts_of(samples, len(ref)), ref) > 1e-4, (kw, sampler)
 

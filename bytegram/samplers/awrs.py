@@ -66,9 +66,9 @@ from ..errors import InvalidArgument
 from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, normalize_prev_ids
 from .awrs_order import _Scan, _Stream
 from .awrs_row import RowPreparation, _Row, uniforms
-from .masked import MaskedSampler, _lse, categorical, exact_log_z
+from .masked import MaskedSampler, _lse, categorical, exact_log_z, truncated_index
 from .transforms import (_allowed_ids, _as_2d, _host_numpy, _penalize_np, min_p_threshold,
-                         top_p_cutoff, truncation_threshold)
+                         top_p_cutoff)
 
 __all__ = ["AdaptiveRejectionSampler"]
 
@@ -455,7 +455,7 @@ class AdaptiveRejectionSampler(RowPreparation):
         if self.compute_weights:
             work = self._masked._prepare(row[None], None if pen is None else [pen])[0]
             lw = _lse(vals, float(vals.max())) - _lse(work, float(work.max()))
-        j = categorical(vals, self.rng, floor=truncation_threshold(vals, p))
+        j = truncated_index(vals, p, self.rng) if p.truncates else categorical(vals, self.rng)
         return Sample(int(ids[j]), lw, checks, True)
 
     def _fallback_reference(self, row: np.ndarray, matcher: Any, pen: Any,

@@ -11,11 +11,12 @@ small for float32 exponentials, they are computed in log space. Rows are process
 host in numpy (logits on a GPU are copied once); for a pipeline that stays on the GPU use
 ``apply_params`` and the batched transforms directly.
 
-Without weights and truncations (``compute_weights=False``, as ``bytegram.generate`` samples)
-neither logsumexp nor the running sum over the row is needed: a sparse mask is applied by
-gathering its allowed logits and drawn by one categorical over them; a dense one is applied
-into a buffer in one pass (``masked_copy``) and drawn exactly by ``LazyCategorical`` (one max
-pass, a few candidates and a thinned envelope, as the rejection sampler; no exp over the row).
+Without weights (``compute_weights=False``, as ``bytegram.generate`` samples) no logsumexp
+is needed, nor a copy of the whole row: a sparse mask is applied by gathering its allowed
+logits; a dense one is applied into a buffer in one pass (``masked_copy``). Without a
+truncation the gathered values are drawn by one categorical, and a masked row exactly by
+``LazyCategorical`` (one max pass, a few candidates and a thinned envelope, as the rejection
+sampler; no exp over the row); with one, the kept values are drawn (``truncated_index``).
 """
 
 from __future__ import annotations
@@ -68,6 +69,19 @@ def categorical(values: np.ndarray, rng: np.random.Generator, *,
     if floor is not None and floor > -np.inf:
         np.multiply(e, v >= floor, out=e)
     return _draw_weights(e, rng)
+
+
+def truncated_index(vals: np.ndarray, params: SamplingParams,
+                    rng: np.random.Generator) -> int:
+    """Index drawn from softmax(vals) restricted to the values kept by top-k, top-p and
+    min-p (``truncation_threshold``); ``vals``: finite float32, at least one. A kept set of
+    at most a quarter of the values is gathered first (a categorical over a few values);
+    a larger one is drawn in place, above the threshold (no copy of the kept values)."""
+    thr = truncation_threshold(vals, params)
+    kept = np.flatnonzero(vals >= thr)
+    if 4 * len(kept) <= len(vals):
+        return int(kept[categorical(vals[kept], rng)])
+    return categorical(vals, rng, floor=thr)
 
 
 def _draw_weights(w: np.ndarray, rng: np.random.Generator,
@@ -160,7 +174,7 @@ class MaskedSampler:
             raise InvalidArgument(f"sample() takes one row of logits, got {x.shape[0]}; "
                                   f"use sample_batch()")
         prev = None if prev_ids is None else [prev_ids]
-        if self._plain and not self.compute_weights:  # (the path of sample_batch too)
+        if not self.compute_weights and not self.params.greedy:  # (as sample_batch)
             check_matchers([matcher], 1)
             return self._sample_lazy(x, [matcher], prev)[0]
         return self.sample_batch(x, [matcher], prev_ids=prev)[0]
@@ -173,9 +187,9 @@ class MaskedSampler:
         check_matchers(matchers, x.shape[0])
         if prev_ids is not None and len(prev_ids) != x.shape[0]:
             raise InvalidArgument(f"prev_ids has {len(prev_ids)} rows, logits {x.shape[0]}")
+        if not self.compute_weights and not self.params.greedy:
+            return self._sample_lazy(x, matchers, prev_ids)
         if self._plain:
-            if not self.compute_weights:
-                return self._sample_lazy(x, matchers, prev_ids)
             return self._sample_weighted(x, matchers, prev_ids)
         work = self._prepare(x, prev_ids)
         bitmask = self._fill(matchers, work.shape[0], work.shape[1])
@@ -183,13 +197,14 @@ class MaskedSampler:
 
     def _sample_lazy(self, x: Any, matchers: Sequence[Any],
                      prev_ids: Sequence[Any] | None) -> list[Sample]:
-        """No weight and no truncation, row by row. A sparse mask (at most ``_SPARSE_WORDS``
-        nonzero words) is applied by gathering the allowed logits, its ids read off the mask,
-        and drawn by one categorical over them. Otherwise the row is masked into a buffer
-        (one pass, which leaves it in cache) and drawn exactly without an exp over the row
-        (``LazyCategorical``; the categorical over the finite entries when it gives way).
-        The penalty and temperature act on the allowed values only: the same values as
-        ``_prepare`` + ``apply_bitmask``, as -inf stays -inf under both transforms."""
+        """No weight, not greedy, row by row. A sparse mask (at most ``_SPARSE_WORDS``
+        nonzero words) is applied by gathering the allowed logits, its ids read off the mask.
+        Otherwise the row is masked into a buffer (one pass, which leaves it in cache). The
+        penalty and temperature act on the allowed values only: the same values as
+        ``_prepare`` + ``apply_bitmask``, as -inf stays -inf under both transforms. Then
+        the truncations, if any (``truncated_index``); else one categorical over the
+        gathered values, or for a masked row ``LazyCategorical``: an exact draw without an
+        exp over the row (the categorical over the finite entries when it gives way)."""
         p = self.params
         host = _host_numpy(x)
         batch, v = host.shape
@@ -199,6 +214,7 @@ class MaskedSampler:
             buf = self._row_buf = np.empty((1, v), dtype=np.float32)
         scale = p.temperature != 1
         penalty = p.repetition_penalty
+        trunc = p.truncates
         out = []
         for i in range(batch):
             words = bitmask[i]
@@ -213,7 +229,14 @@ class MaskedSampler:
                     vals[sel] = _penalize_np(vals[sel], penalty)
                 if scale:
                     vals *= p.inv_temperature
-                k = categorical(vals, self.rng)
+                if trunc:
+                    fin = vals > -np.inf
+                    if not fin.all():
+                        ids = ids[fin]
+                        vals = vals[fin]
+                    k = truncated_index(vals, p, self.rng) if len(vals) else -1
+                else:
+                    k = categorical(vals, self.rng)
                 out.append(Sample(int(ids[k]), math.nan, 0, False) if k >= 0
                            else Sample(NO_TOKEN, _NEG_INF, 0, False))
                 continue
@@ -223,7 +246,11 @@ class MaskedSampler:
                 row[pen] = _penalize_np(row[pen], penalty)
             if scale:
                 row *= p.inv_temperature
-            tok = self._draw_applied(row, words, sparse=False)
+            if trunc:
+                ids = np.flatnonzero(row > -np.inf)
+                tok = int(ids[truncated_index(row[ids], p, self.rng)]) if len(ids) else NO_TOKEN
+            else:
+                tok = self._draw_applied(row, words, sparse=False)
             out.append(Sample(tok, math.nan if tok >= 0 else _NEG_INF, 0, False))
         return out
 
@@ -359,8 +386,7 @@ class MaskedSampler:
             lw = math.nan
             if self.compute_weights:
                 lw = _lse(vals, float(vals.max())) - lse_all[i]
-            j = categorical(vals, self.rng, floor=truncation_threshold(vals, p))
-            tok = int(fin[j])
+            tok = int(fin[truncated_index(vals, p, self.rng)])
             out.append(Sample(tok, lw, 0, False))
         return out
 
