@@ -76,6 +76,12 @@ _NEG_INF = float("-inf")
 _F32 = np.dtype(np.float32)
 
 
+# _row_mass's relative error bound, twice a worst case: a float32 exponential is within
+# ~4 ulps (2.4e-7), and rounding the difference s - M to float32 changes exp(s - M) by up to
+# |s - M| * 2**-24, whose mass-weighted mean is at most about ln(V) + 1 (~13, 7.7e-7)
+_ROW_MASS_REL_ERR = 2e-6
+
+
 class AdaptiveRejectionSampler(RowPreparation):
     """Exact constrained sampling by adaptive rejection, with an unbiased weight.
 
@@ -560,6 +566,7 @@ class AdaptiveRejectionSampler(RowPreparation):
         ctx.masses()
         w = ctx.w
         total = self._row_mass(ctx, row, pen)
+        slack = _ROW_MASS_REL_ERR * total  # (rem bounds the unscanned mass from above)
         scanned = 0.0
         cum: list[float] = []
         a = 0.0
@@ -576,7 +583,7 @@ class AdaptiveRejectionSampler(RowPreparation):
                 if len(sc.kept) > n_before:
                     a += float(w[i])
                     cum.append(a)
-                rem = max(total - scanned, 0.0)
+                rem = max(total - scanned, 0.0) + slack
             hi = p * (a + rem) * (1 + eps) + 1e-300
             lo = p * a * (1 - eps)
             j = bisect_left(cum, hi)
@@ -594,14 +601,15 @@ class AdaptiveRejectionSampler(RowPreparation):
                 return [k for k in sc.kept if ctx.s_f32[k] >= thr]
 
     def _row_mass(self, ctx: _Row, row: np.ndarray, pen: Any) -> float:
-        """Exact total mass sum(exp(s - M)) of the row (one pass)."""
-        s = row * ctx.inv
-        if s.dtype != np.float32:
-            s = s.astype(np.float32)
+        """Total mass sum(exp(s - M)) of the row (one pass), within ``_ROW_MASS_REL_ERR``:
+        float32 differences and exponentials summed in float64 (float64 exponentials cost
+        ~190 us per 128k values here, float32 ~110 us)."""
+        s = np.multiply(row, ctx.inv, dtype=np.float32)
         if pen is not None:
-            s = s.copy()
             s[pen] = _penalize_np(row[pen], self.params.repetition_penalty) * ctx.inv
-        return float(np.exp(s.astype(np.float64) - ctx.M).sum())
+        s -= np.float32(ctx.M)
+        np.exp(s, out=s)
+        return float(np.add.reduce(s, dtype=np.float64))
 
 
 def _zeroed(w: Any, idx: list[int]) -> Any:
