@@ -37,6 +37,7 @@ _TORCH_LUT: dict[tuple[Any, Any], torch.Tensor] = {}
 _TOP_P_SORT = 2048  # top_p_threshold: value sets up to this size are sorted
 _TOP_P_BINS = 256  # top_p_threshold: bins of each mass histogram
 _TOP_P_CHUNK = 16384  # top_p_threshold: values histogrammed per step
+_TOP_P_ROUNDS = 8  # top_p_threshold: histogram rounds at most, then a sort
 
 
 def _bit_lut(dtype: np.dtype, set_value: float, clear_value: float) -> np.ndarray:
@@ -392,22 +393,22 @@ def top_p_threshold(vals: np.ndarray, p: float) -> np.float32:
     bins, mass = hist
     target = p * float(mass.sum())
     above = 0.0  # the mass of the values above the region still searched
-    while True:
+    for rounds in range(_TOP_P_ROUNDS):
         cum = np.cumsum(mass)
         cum += above
         k = min(int(np.count_nonzero(cum < target)), _TOP_P_BINS - 1)
         if k:
             above = float(cum[k - 1])
         sel = bins == k
-        n_before = len(x)
         x = x[sel]
         if w is None:
             w = np.subtract(x, mx, dtype=np.float64)
             np.exp(w, out=w)
         else:
             w = w[sel]
-        # (most values in one bin: a sort costs less than more rounds)
-        if len(x) <= _TOP_P_SORT or 2 * len(x) > n_before:
+        # (each round leaves at least one value out: the extremes fall in bins 0 and last;
+        # values spread very unevenly may need many, hence the cap, then a sort)
+        if len(x) <= _TOP_P_SORT or rounds == _TOP_P_ROUNDS - 1:
             break
         hist = _mass_bins(x, mx, w)
         if hist is None:  # one value left: it is the cutoff
