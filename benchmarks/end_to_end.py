@@ -134,7 +134,7 @@ def build(tokenizer: str, hidden: int, layers: int, seed: int):
 
 def unconstrained(lm: Any, prompts: list[str], steps: int, seed: int) -> dict:
     """bytegram's loop shape without a grammar: logits, one categorical draw per row."""
-    from bytegram.samplers.masked import categorical
+    from bytegram.samplers.categorical import categorical
 
     rng = np.random.default_rng(seed)
     seqs = [lm.encode(p) for p in prompts]

@@ -313,10 +313,10 @@ def test_categorical_matches_softmax(monkeypatch, direct, block):
     (a partial last block), on rows with -inf entries, a dominant token at a block's end,
     and a flat row, with and without a floor (a truncation threshold); an all -inf row
     gives -1."""
-    from bytegram.samplers import masked as masked_mod
+    from bytegram.samplers import categorical as cat_mod
 
-    monkeypatch.setattr(masked_mod, "_CAT_DIRECT", direct)
-    monkeypatch.setattr(masked_mod, "_CAT_BLOCK", block)
+    monkeypatch.setattr(cat_mod, "_CAT_DIRECT", direct)
+    monkeypatch.setattr(cat_mod, "_CAT_BLOCK", block)
     rng = np.random.default_rng(11)
     x0 = (rng.standard_normal(203) * 2.0).astype(np.float32)
     x1 = x0.copy()
@@ -327,17 +327,17 @@ def test_categorical_matches_softmax(monkeypatch, direct, block):
     for x in (x0, x1, x2, x3):
         p = np.exp(x.astype(np.float64) - x.max())
         p /= p.sum()
-        draws = [masked_mod.categorical(x, rng) for _ in range(6000)]
+        draws = [cat_mod.categorical(x, rng) for _ in range(6000)]
         assert min(draws) >= 0
         assert chi2_pvalue(np.bincount(draws, minlength=len(x)), p) > 1e-4
     for x in (x0, x1, x0[:12]):  # a floor: only the entries at or above it
         floor = np.float32(np.median(x[np.isfinite(x)]))
         p = np.where(x >= floor, np.exp(x.astype(np.float64) - x.max()), 0.0)
         p /= p.sum()
-        draws = [masked_mod.categorical(x, rng, floor=floor) for _ in range(4000)]
+        draws = [cat_mod.categorical(x, rng, floor=floor) for _ in range(4000)]
         assert chi2_pvalue(np.bincount(draws, minlength=len(x)), p) > 1e-4
-    assert masked_mod.categorical(np.full(300, -np.inf, dtype=np.float32), rng) == -1
-    assert masked_mod.categorical(np.zeros(0, dtype=np.float32), rng) == -1
+    assert cat_mod.categorical(np.full(300, -np.inf, dtype=np.float32), rng) == -1
+    assert cat_mod.categorical(np.zeros(0, dtype=np.float32), rng) == -1
 
 
 def test_truncation_ties_are_kept_identically():

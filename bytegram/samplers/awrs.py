@@ -66,7 +66,8 @@ from ..errors import InvalidArgument
 from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, normalize_prev_ids
 from .awrs_order import _Scan, _Stream
 from .awrs_row import RowPreparation, _Row, uniforms
-from .masked import MaskedSampler, _lse, categorical, exact_log_z, truncated_index
+from .categorical import _lse, categorical, exact_log_z, truncated_index
+from .masked import MaskedSampler
 from .transforms import (_allowed_ids, _as_2d, _host_numpy, _penalize_np, min_p_threshold,
                          top_p_cutoff)
 
