@@ -22,7 +22,8 @@ from bytegram.samplers import (SamplingParams, apply_bitmask, apply_min_p, apply
                                apply_repetition_penalty, apply_temperature, apply_top_k,
                                apply_top_p)
 from bytegram.samplers.transforms import (_allowed_ids, masked_copy, reference_apply_bitmask,
-                                          truncate_values, zero_forbidden)
+                                          zero_forbidden)
+from bytegram.samplers.truncation import truncate_values
 from test_samplers import reference_distribution
 
 NEG = float("-inf")
@@ -217,7 +218,7 @@ def test_top_p_threshold_matches_sorted(n, kind, p, sort_max, bins, chunk, seed)
     """top_p_threshold (mass histograms, then a sort of one bin) gives the sorted cutoff;
     small thresholds force several rounds, the sort of a bin holding most values, and
     regions of one repeated value."""
-    from bytegram.samplers import transforms as tr
+    from bytegram.samplers import truncation as tr
 
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(n) * 2).astype(np.float32)
@@ -236,7 +237,7 @@ def test_top_p_threshold_matches_sorted(n, kind, p, sort_max, bins, chunk, seed)
 
 def test_top_p_threshold_large_rows():
     """Vocabulary-sized rows with the default thresholds: flat, peaked, on a grid."""
-    from bytegram.samplers.transforms import top_p_threshold
+    from bytegram.samplers.truncation import top_p_threshold
 
     rng = np.random.default_rng(5)
     for n, scale, grid in ((128_256, 1.0, False), (60_000, 3.0, False), (50_000, 1.0, True)):

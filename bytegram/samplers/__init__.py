@@ -5,7 +5,9 @@
   every setting (falls back to the mask when it must), with an unbiased weight.
 - ``SMC``: sequential Monte Carlo over particles, correcting the bias of token-by-token
   masking toward the model's distribution conditioned on a complete valid output.
-- ``transforms``: batched in-place logits transforms and ``apply_bitmask``.
+- ``transforms``: batched in-place logits transforms and ``apply_bitmask``; ``truncation``:
+  the top-k / top-p / min-p thresholds of one row; ``categorical``: exact draws and
+  log-sums.
 """
 
 from .awrs import AdaptiveRejectionSampler

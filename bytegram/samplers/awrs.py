@@ -68,8 +68,8 @@ from .awrs_order import _Scan, _Stream
 from .awrs_row import RowPreparation, _Row, uniforms
 from .categorical import _lse, categorical, exact_log_z, truncated_index
 from .masked import MaskedSampler
-from .transforms import (_allowed_ids, _as_2d, _host_numpy, _penalize_np, min_p_threshold,
-                         top_p_cutoff)
+from .transforms import _allowed_ids, _as_2d, _host_numpy, _penalize_np
+from .truncation import min_p_threshold, top_p_cutoff
 
 __all__ = ["AdaptiveRejectionSampler"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .base import SamplingParams
-from .transforms import truncation_threshold
+from .truncation import truncation_threshold
 
 __all__ = ["categorical", "truncated_index", "exact_log_z"]
 

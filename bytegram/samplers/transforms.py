@@ -6,6 +6,8 @@ the best *allowed* tokens. Every truncation keeps ties at its boundary, which ma
 function of the values alone (not of a sort order) and lets the rejection sampler reproduce
 it exactly without a full mask.
 
+The numpy twins of the truncations, on one row of values, are in ``truncation``.
+
 ``apply_bitmask`` picks the cheapest of three methods by mask density: write -inf at the few
 forbidden ids, save the few allowed logits and refill the row, or expand all bits through a
 byte lookup table. Logit columns beyond the mask's ``32 * words`` are padding: forbidden.
@@ -21,11 +23,11 @@ import torch
 
 from ..errors import InvalidArgument
 from .base import SamplingParams, normalize_prev_ids
+from .truncation import min_p_threshold
 
-__all__ = ["apply_bitmask", "masked_copy", "apply_temperature", "apply_repetition_penalty",
-           "apply_top_k", "apply_top_p", "apply_min_p", "apply_params", "min_p_threshold",
-           "top_p_cutoff", "top_p_threshold", "truncate_values",
-           "truncation_threshold", "zero_forbidden", "reference_apply_bitmask"]
+__all__ = ["apply_bitmask", "masked_copy", "zero_forbidden", "apply_temperature",
+           "apply_repetition_penalty", "apply_top_k", "apply_top_p", "apply_min_p",
+           "apply_params", "reference_apply_bitmask"]
 
 _NEG_INF = float("-inf")
 _BITS32 = np.arange(32, dtype=np.int32)
@@ -34,10 +36,6 @@ _BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1,
                            bitorder="little").astype(bool)
 _BIT_LUT: dict[tuple[Any, float, float], np.ndarray] = {}
 _TORCH_LUT: dict[tuple[Any, Any], torch.Tensor] = {}
-_TOP_P_SORT = 2048  # top_p_threshold: value sets up to this size are sorted
-_TOP_P_BINS = 256  # top_p_threshold: bins of each mass histogram
-_TOP_P_CHUNK = 16384  # top_p_threshold: values histogrammed per step
-_TOP_P_ROUNDS = 8  # top_p_threshold: histogram rounds at most, then a sort
 
 
 def _bit_lut(dtype: np.dtype, set_value: float, clear_value: float) -> np.ndarray:
@@ -362,103 +360,6 @@ def apply_top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
     return logits
 
 
-def top_p_cutoff(sorted_desc: np.ndarray, p: float) -> int:
-    """Index of the top-p cutoff in logits sorted descending (finite only): the first index
-    where the cumulative softmax mass reaches ``p``. Float64, shared by both samplers."""
-    e = np.exp(sorted_desc.astype(np.float64) - float(sorted_desc[0]))
-    cum = np.cumsum(e)
-    j = int(np.count_nonzero(cum < p * cum[-1]))
-    return min(j, len(sorted_desc) - 1)
-
-
-def top_p_threshold(vals: np.ndarray, p: float) -> np.float32:
-    """The top-p cutoff value of the finite float32 ``vals`` (keep ``vals >= cutoff``):
-    ``top_p_cutoff`` on the values sorted descending, without sorting them all (a sort costs
-    ~25 ns per value here: 1.3 ms for 50k). The cutoff is the largest value ``t`` whose
-    mass ``sum(exp(x - max) for x >= t)`` reaches ``p`` of the total (float64 exponentials,
-    as ``top_p_cutoff``). Large sets are narrowed by histograms of that mass over
-    ``_TOP_P_BINS`` equal value bins (``_mass_bins``): the first bin whose running mass
-    reaches the target holds the cutoff; its values are histogrammed again, or sorted once
-    few. The sums run in another order than a sorted running sum: the cut can differ only
-    where a running sum is within float64 rounding of the target."""
-    x = np.asarray(vals)
-    if len(x) <= _TOP_P_SORT:
-        kv = -np.sort(-x)
-        return np.float32(kv[top_p_cutoff(kv, p)])
-    mx = float(x.max())
-    w = None  # the weights exp(x - mx) of the region, once it is small
-    hist = _mass_bins(x, mx, None)
-    if hist is None:
-        return np.float32(mx)
-    bins, mass = hist
-    target = p * float(mass.sum())
-    above = 0.0  # the mass of the values above the region still searched
-    for rounds in range(_TOP_P_ROUNDS):
-        cum = np.cumsum(mass)
-        cum += above
-        k = min(int(np.count_nonzero(cum < target)), _TOP_P_BINS - 1)
-        if k:
-            above = float(cum[k - 1])
-        sel = bins == k
-        x = x[sel]
-        if w is None:
-            w = np.subtract(x, mx, dtype=np.float64)
-            np.exp(w, out=w)
-        else:
-            w = w[sel]
-        # (each round leaves at least one value out: the extremes fall in bins 0 and last;
-        # values spread very unevenly may need many, hence the cap, then a sort)
-        if len(x) <= _TOP_P_SORT or rounds == _TOP_P_ROUNDS - 1:
-            break
-        hist = _mass_bins(x, mx, w)
-        if hist is None:  # one value left: it is the cutoff
-            return np.float32(x[0])
-        bins, mass = hist
-    order = np.argsort(-x, kind="stable")
-    xs = x[order]
-    cum = np.cumsum(w[order])
-    cum += above
-    j = int(np.count_nonzero(cum < target))
-    if j < len(xs):
-        return np.float32(xs[j])
-    # (rounding: the region's mass fell short of the target) the next value below it
-    vals = np.asarray(vals)
-    below = vals[vals < xs[-1]]
-    return np.float32(below.max() if len(below) else xs[-1])
-
-
-def _mass_bins(x: np.ndarray, mx: float,
-               w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
-    """(bin of each value, float64 mass per bin) over ``_TOP_P_BINS`` equal value bins from
-    ``x.max()`` (bin 0) down to ``x.min()``; None when all values are equal. Bin numbers are
-    monotone in the value (ties share a bin). ``w``: the values' weights, or None to compute
-    ``exp(x - mx)`` chunk by chunk (megabyte temporaries cost page faults here: a float64
-    copy of 128k values took ~1 ms that way, against ~0.1 ms in chunks)."""
-    hi = x.max()
-    span = float(hi) - float(x.min())
-    if span == 0.0:
-        return None
-    scale = _TOP_P_BINS / span
-    n = len(x)
-    bins = np.empty(n, dtype=np.uint8)
-    mass = np.zeros(_TOP_P_BINS)
-    step = _TOP_P_CHUNK
-    for s in range(0, n, step):
-        xc = x[s: s + step]
-        b = np.subtract(hi, xc, dtype=np.float64)
-        b *= scale
-        bi = b.astype(np.intp)
-        np.minimum(bi, _TOP_P_BINS - 1, out=bi)
-        if w is None:
-            wc = np.subtract(xc, mx, dtype=np.float64)
-            np.exp(wc, out=wc)
-        else:
-            wc = w[s: s + step]
-        mass += np.bincount(bi, weights=wc, minlength=_TOP_P_BINS)
-        bins[s: s + step] = bi
-    return bins, mass
-
-
 def apply_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     """Nucleus truncation, in place: keep the smallest set of highest-probability tokens whose
     mass reaches ``p``, plus every token tied with its last member. Sorts only the finite
@@ -487,47 +388,6 @@ def apply_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     thr = torch.where(n_fin.unsqueeze(-1) > 0, thr, torch.full_like(thr, _NEG_INF))
     t.masked_fill_(t < thr, _NEG_INF)
     return logits
-
-
-def min_p_threshold(max_value: float, min_p: float) -> np.float32:
-    """The smallest float32 ``f`` with ``f >= max_value + log(min_p)`` (computed in float64):
-    comparing float32 logits to ``f`` is exactly the float64 min-p test."""
-    thr = float(max_value) + math.log(min_p)
-    f = np.float32(thr)
-    if float(f) < thr:
-        f = np.nextafter(f, np.float32(np.inf))
-    return np.float32(f)
-
-
-def truncate_values(vals: np.ndarray, params: SamplingParams) -> np.ndarray:
-    """Boolean keep-mask of top-k, top-p and min-p (in that order) over the finite float32
-    ``vals`` of one row: the numpy twin of ``apply_top_k/top_p/min_p``, same semantics."""
-    return vals >= truncation_threshold(vals, params)
-
-
-def truncation_threshold(vals: np.ndarray, params: SamplingParams) -> np.float32:
-    """The smallest kept value of top-k, top-p and min-p (in that order) over the finite
-    float32 ``vals`` of one row: each keeps the values at or above a threshold (ties kept),
-    so together they keep ``vals >= truncation_threshold(vals, params)``; -inf when nothing
-    is truncated."""
-    thr = np.float32(-np.inf)
-    if len(vals) == 0 or params.greedy:
-        return thr
-    kv = vals
-    if params.top_k is not None and params.top_k < len(vals):
-        k = params.top_k
-        if len(vals) > 4096:
-            thr = np.float32(torch.topk(torch.from_numpy(np.ascontiguousarray(vals)), k,
-                                        sorted=False).values.min())
-        else:
-            thr = np.float32(np.partition(vals, len(vals) - k)[len(vals) - k])
-        if params.top_p is not None:
-            kv = vals[vals >= thr]
-    if params.top_p is not None and len(kv) > 1:
-        thr = max(thr, top_p_threshold(kv, params.top_p))
-    if params.min_p is not None:
-        thr = max(thr, min_p_threshold(float(vals.max()), params.min_p))
-    return np.float32(thr)
 
 
 def apply_min_p(logits: torch.Tensor, min_p: float) -> torch.Tensor:
