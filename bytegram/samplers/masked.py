@@ -306,20 +306,25 @@ class MaskedSampler:
         """A token drawn exactly from softmax(row), a row with its mask ``words`` applied
         (-inf where forbidden); NO_TOKEN when nothing is finite. A sparse mask (``sparse``
         when the caller counted its words): one categorical over its allowed ids; else
-        ``LazyCategorical`` (no exp over the row), or the categorical over the finite
-        entries when it gives way."""
+        ``LazyCategorical`` (no exp over the row), or when it gives way the exponentials
+        of the row, computed in place (the row is a working copy; forbidden entries give
+        0), drawn by ``_draw_weights``."""
         v = row.shape[0]
         if sparse is None:
             sparse = np.count_nonzero(words) <= self._SPARSE_WORDS
         if sparse:
             ids = _allowed_ids(words, v)
-        else:
-            tok = self._lazy.draw(row)
-            if tok >= 0:
-                return tok
-            ids = np.flatnonzero(row > -np.inf)
-        k = categorical(row[ids], self.rng)
-        return int(ids[k]) if k >= 0 else NO_TOKEN
+            k = categorical(row[ids], self.rng)
+            return int(ids[k]) if k >= 0 else NO_TOKEN
+        tok = self._lazy.draw(row)
+        if tok >= 0:
+            return tok
+        mx = row.max()
+        if not mx > -np.inf:
+            return NO_TOKEN
+        np.subtract(row, mx, out=row)
+        np.exp(row, out=row)
+        return _draw_weights(row, self.rng)
 
     def _greedy(self, work: np.ndarray, bitmask: np.ndarray) -> list[Sample]:
         mx = work.max(axis=1)
