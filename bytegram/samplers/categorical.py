@@ -73,11 +73,12 @@ def _draw_weights(w: np.ndarray, rng: np.random.Generator,
     """Index drawn with probability ``w[i] / sum(w)`` for nonnegative float weights with a
     positive sum, summed in float64. Up to ``_CAT_DIRECT`` values: one running sum and a
     binary search. Longer vectors are searched in two levels, as a running sum over every
-    value costs ~3 ns each here (1.3 ms for 128k): blocks of ``_CAT_BLOCK`` values, each
-    weighed by its sum raised by a float32 sum's worst-case rounding error (an upper bound
-    of its float64 sum), then one block by its own float64 running sum; a uniform past that
-    exact sum (the bound's excess, about 1e-5 of the mass) is drawn again, so the draw
-    stays exact. ``sums``: the block sums when the caller has them (``_block_sums``)."""
+    value costs ~3 ns each here (0.4 ms for 128k, up to 1.3 ms when its megabyte output
+    page-faults): blocks of ``_CAT_BLOCK`` values, each weighed by its sum raised by a
+    float32 sum's worst-case rounding error (an upper bound of its float64 sum), then one
+    block by its own float64 running sum; a uniform past that exact sum (the bound's
+    excess, about 1e-5 of the mass) is drawn again, so the draw stays exact. ``sums``: the
+    block sums when the caller has them (``_block_sums``)."""
     n = len(w)
     if n <= _CAT_DIRECT:
         cum = np.cumsum(w, dtype=np.float64)
