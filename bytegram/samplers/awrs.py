@@ -515,9 +515,12 @@ class AdaptiveRejectionSampler(RowPreparation):
         """Scan by decreasing value until the kept set of top-k / top-p / min-p is certain,
         then draw from it. Returns (token, checks), or the masked fallback's Sample."""
         p = self.params
+        s32 = ctx.s_f32
+        if p.top_k is not None and p.top_k > len(s32) and ctx.n_tail:
+            # fewer candidates than k: the scan would reach the tail, which it cannot order
+            return self._fallback(row, matcher, pen, 0)
         sc = _Scan(ctx, self._value_order(ctx), matcher.is_allowed, s_verdict,
                    self._SCAN_BUDGET)
-        s32 = ctx.s_f32
         kept: list[int] | None = None  # the truncated set once it is certain
         if p.top_k is not None:
             while len(sc.kept) < p.top_k:
