@@ -115,7 +115,7 @@ class MaskedSampler:
         ``_prepare`` + ``apply_bitmask``, as -inf stays -inf under both transforms. Then
         the truncations, if any (``truncated_index``); else one categorical over the
         gathered values, or for a masked row ``LazyCategorical``: an exact draw without an
-        exp over the row (the categorical over the finite entries when it gives way)."""
+        exp over the row (``_draw_applied``)."""
         p = self.params
         host = _host_numpy(x)
         batch, v = host.shape
