@@ -68,7 +68,7 @@ from .awrs_order import _Scan, _Stream
 from .awrs_row import RowPreparation, _Row, uniforms
 from .categorical import _lse, categorical, exact_log_z, truncated_index
 from .masked import MaskedSampler
-from .transforms import _allowed_ids, _as_2d, _host_numpy, _penalize_np
+from .transforms import _allowed_values, _as_2d, _host_numpy, _penalize_np
 from .truncation import min_p_threshold, top_p_cutoff
 
 __all__ = ["AdaptiveRejectionSampler"]
@@ -168,7 +168,7 @@ class AdaptiveRejectionSampler(RowPreparation):
             if x.shape[0] != 1:
                 raise InvalidArgument(f"sample() takes one row of logits, got {x.shape[0]}; "
                                       f"use sample_batch()")
-            row = _row_numpy(x, 0)
+            row = _host_numpy(x)[0]
         return self._sample_row(row, matcher, prev_ids)
 
     def sample_batch(self, logits: Any, matchers: Sequence[Any], *,
@@ -442,28 +442,15 @@ class AdaptiveRejectionSampler(RowPreparation):
         p = self.params
         if p.greedy or not p.truncates or not self._FAST_FALLBACK:
             return self._fallback_reference(row, matcher, pen, checks)
-        v = row.shape[0]
-        bm = self._masked._fill([matcher], 1, v)
-        ids = _allowed_ids(bm[0], v)
-        vals = row[ids]
-        if pen is not None:
-            sel = np.isin(ids, pen)
-            if sel.any():
-                vals[sel] = _penalize_np(vals[sel], p.repetition_penalty)
-        if self._inv != 1:
-            vals *= self._inv
-        fin = vals > -np.inf
-        if not fin.all():
-            ids = ids[fin]
-            vals = vals[fin]
+        bm = self._masked._fill([matcher], 1, row.shape[0])
+        ids, vals = _allowed_values(row, bm[0], pen, p.repetition_penalty, self._inv)
         if len(ids) == 0:
             return Sample(NO_TOKEN, _NEG_INF, checks, True)
         lw = math.nan
         if self.compute_weights:
             work = self._masked._prepare(row[None], None if pen is None else [pen])[0]
             lw = _lse(vals, float(vals.max())) - _lse(work, float(work.max()))
-        j = truncated_index(vals, p, self.rng) if p.truncates else categorical(vals, self.rng)
-        return Sample(int(ids[j]), lw, checks, True)
+        return Sample(int(ids[truncated_index(vals, p, self.rng)]), lw, checks, True)
 
     def _fallback_reference(self, row: np.ndarray, matcher: Any, pen: Any,
                             checks: int) -> Sample:
@@ -630,17 +617,3 @@ def _zeroed(w: Any, idx: list[int]) -> Any:
 def _cumlist(w: Any) -> list[float]:
     """Running sum of the weights ``w`` (list or array) as a list."""
     return list(_accumulate(w)) if isinstance(w, list) else np.cumsum(w).tolist()
-
-
-def _row_numpy(x: Any, i: int) -> np.ndarray:
-    """Row ``i`` as a float32 numpy array (a view when possible)."""
-    if isinstance(x, np.ndarray):
-        r = x[i]
-    else:
-        t = x[i].detach()
-        if t.device.type != "cpu":
-            t = t.cpu()
-        r = t.numpy() if t.dtype == torch.float32 else t.float().numpy()
-    if r.dtype != np.float32:
-        r = r.astype(np.float32)
-    return r

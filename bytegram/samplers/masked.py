@@ -31,8 +31,8 @@ from ..errors import InvalidArgument
 from .awrs_row import LazyCategorical
 from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, normalize_prev_ids
 from .categorical import _block_sums, _draw_weights, _lse, categorical, truncated_index
-from .transforms import (_allowed_ids, _as_2d, _host_numpy, _penalize_np, apply_bitmask,
-                         masked_copy, zero_forbidden)
+from .transforms import (_allowed_ids, _allowed_values, _as_2d, _host_numpy, _penalize_np,
+                         apply_bitmask, masked_copy, zero_forbidden)
 
 __all__ = ["MaskedSampler"]
 
@@ -69,8 +69,7 @@ class MaskedSampler:
         self._buf: np.ndarray | None = None
         self._lazy = LazyCategorical(self.rng)
         self._plain = not params.truncates and not params.greedy  # (params are frozen)
-        self._row_buf: np.ndarray | None = None
-        self._exp_buf: np.ndarray | None = None
+        self._row_buf: np.ndarray | None = None  # one row of scratch (the plain paths)
 
     def __repr__(self) -> str:
         return f"MaskedSampler({self.params})"
@@ -117,35 +116,20 @@ class MaskedSampler:
         gathered values, or for a masked row ``LazyCategorical``: an exact draw without an
         exp over the row (``_draw_applied``)."""
         p = self.params
-        host = _host_numpy(x)
-        batch, v = host.shape
-        bitmask = self._fill(matchers, batch, v)
-        buf = self._row_buf
-        if buf is None or buf.shape[1] != v:
-            buf = self._row_buf = np.empty((1, v), dtype=np.float32)
+        host, bitmask, pens = self._start(x, matchers, prev_ids)
+        buf = self._scratch(host.shape[1])[None]
         scale = p.temperature != 1
         penalty = p.repetition_penalty
         trunc = p.truncates
         out = []
-        for i in range(batch):
+        for i, pen in enumerate(pens):
             words = bitmask[i]
-            pen = None
-            if penalty is not None and prev_ids is not None:
-                pen = normalize_prev_ids(prev_ids[i], vocab_size=v)
             if np.count_nonzero(words) <= self._SPARSE_WORDS:
-                ids = _allowed_ids(words, v)
-                vals = host[i, ids]
-                if pen is not None:
-                    sel = np.isin(ids, pen)
-                    vals[sel] = _penalize_np(vals[sel], penalty)
-                if scale:
-                    vals *= p.inv_temperature
-                if trunc:
-                    fin = vals > -np.inf
-                    if not fin.all():
-                        ids = ids[fin]
-                        vals = vals[fin]
-                    k = truncated_index(vals, p, self.rng) if len(vals) else -1
+                ids, vals = _allowed_values(host[i], words, pen, penalty, p.inv_temperature)
+                if not len(vals):
+                    k = -1
+                elif trunc:
+                    k = truncated_index(vals, p, self.rng)
                 else:
                     k = categorical(vals, self.rng)
                 out.append(Sample(int(ids[k]), math.nan, 0, False) if k >= 0
@@ -176,31 +160,19 @@ class MaskedSampler:
         ``_TINY_MASS`` of the top token's weight (float32 exponentials would lose it), the
         row takes the log-space path (``_sample_prepared``)."""
         p = self.params
-        host = _host_numpy(x)
-        batch, v = host.shape
-        bitmask = self._fill(matchers, batch, v)
-        e = self._exp_buf
-        if e is None or e.shape[0] != v:
-            e = self._exp_buf = np.empty(v, dtype=np.float32)
+        host, bitmask, pens = self._start(x, matchers, prev_ids)
+        v = host.shape[1]
+        e = self._scratch(v)
         inv = p.inv_temperature
         scale = p.temperature != 1
-        penalty = p.repetition_penalty
         out = []
-        for i in range(batch):
+        for i, pen in enumerate(pens):
             row = host[i]
-            pen = None
-            if penalty is not None and prev_ids is not None:
-                pen = normalize_prev_ids(prev_ids[i], vocab_size=v)
             s = row  # (read as it is when neither transform applies: one pass less)
             if scale or pen is not None:
-                s = e
-                if scale:
-                    np.multiply(row, inv, out=e)
-                else:
-                    np.copyto(e, row)
+                s = np.multiply(row, inv, out=e)  # (exact for inv == 1)
                 if pen is not None:
-                    s[pen] = _penalize_np(row[pen], penalty) * inv if scale else \
-                        _penalize_np(row[pen], penalty)
+                    s[pen] = _penalize_np(row[pen], p.repetition_penalty) * inv
             mx = float(s.max())
             if mx == -math.inf:
                 out.append(Sample(NO_TOKEN, _NEG_INF, 0, False))
@@ -227,6 +199,24 @@ class MaskedSampler:
             tok = int(ids[j]) if ids is not None else j
             out.append(Sample(tok, math.log(allowed) - math.log(total), 0, False))
         return out
+
+    def _start(self, x: Any, matchers: Sequence[Any], prev_ids: Sequence[Any] | None
+               ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray | None]]:
+        """The plain paths' inputs: the float32 host rows, their filled masks, and each
+        row's penalized ids (``normalize_prev_ids``; None without a penalty)."""
+        host = _host_numpy(x)
+        batch, v = host.shape
+        pens: list[np.ndarray | None] = [None] * batch
+        if self.params.repetition_penalty is not None and prev_ids is not None:
+            pens = [normalize_prev_ids(ids, vocab_size=v) for ids in prev_ids]
+        return host, self._fill(matchers, batch, v), pens
+
+    def _scratch(self, v: int) -> np.ndarray:
+        """A float32 row of width ``v``, reused from call to call."""
+        buf = self._row_buf
+        if buf is None or buf.shape[0] != v:
+            buf = self._row_buf = np.empty(v, dtype=np.float32)
+        return buf
 
     # -- internals shared with the rejection sampler ---------------------------------------
 

@@ -253,6 +253,27 @@ def _allowed_ids(words: np.ndarray, v: int) -> np.ndarray:
     return ids
 
 
+def _allowed_values(row: np.ndarray, words: np.ndarray, pen: np.ndarray | None,
+                    penalty: float | None, inv: np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, values) of the tokens that a packed mask row allows, the mask applied by
+    gathering: ``row``'s values at those ids, the repetition ``penalty`` applied to the ids
+    of ``pen`` among them, times ``inv`` (the float32 products of the whole-row transforms),
+    the -inf ones dropped."""
+    ids = _allowed_ids(words, row.shape[0])
+    vals = row[ids]
+    if pen is not None:
+        sel = np.isin(ids, pen)
+        if sel.any():
+            vals[sel] = _penalize_np(vals[sel], penalty)
+    if inv != 1:
+        vals *= inv
+    fin = vals > -np.inf
+    if not fin.all():
+        ids = ids[fin]
+        vals = vals[fin]
+    return ids, vals
+
+
 def masked_copy(src: np.ndarray, words: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out`` = ``src`` (float numpy ``[batch, V]``) with forbidden tokens at -inf, for the
     packed int32 ``words`` ``[batch, >= ceil(V / 32)]``; ``src`` is not modified. The same
