@@ -257,36 +257,34 @@ class MaskedSampler:
         return view
 
     def _sample_prepared(self, work: np.ndarray, bitmask: np.ndarray) -> list[Sample]:
-        """Mask, truncate and draw, row by row, on the prepared float32 rows."""
+        """Mask, truncate and draw, row by row, on the prepared float32 rows: greedy, or
+        with the exact weight (the weightless paths are ``_sample_lazy``'s), in log space:
+        with a truncation, and for the rows whose allowed mass ``_sample_weighted`` finds
+        too small for float32 exponentials."""
         p = self.params
         if p.greedy:
             return self._greedy(work, bitmask)
         batch = work.shape[0]
-        if self.compute_weights:
-            mx = work.max(axis=1)
-            lse_all = [_lse(work[i], float(mx[i])) for i in range(batch)]
+        mx = work.max(axis=1)
+        lse_all = [_lse(work[i], float(mx[i])) for i in range(batch)]
         apply_bitmask(work, bitmask)
         out = []
-        if not p.truncates:  # the weight over the masked row, then the draw of _sample_lazy
-            for i in range(batch):
-                row = work[i]
+        for i in range(batch):
+            row = work[i]
+            if not p.truncates:  # the weight over the masked row, then an exact draw
                 amx = float(row.max())
                 if amx == -math.inf:
                     out.append(Sample(NO_TOKEN, _NEG_INF, 0, False))
                     continue
-                lw = _lse(row, amx) - lse_all[i] if self.compute_weights else math.nan
+                lw = _lse(row, amx) - lse_all[i]
                 out.append(Sample(self._draw_applied(row, bitmask[i]), lw, 0, False))
-            return out
-        for i in range(batch):
-            row = work[i]
+                continue
             fin = np.flatnonzero(row > -np.inf)
             if len(fin) == 0:
                 out.append(Sample(NO_TOKEN, _NEG_INF, 0, False))
                 continue
             vals = row[fin]
-            lw = math.nan
-            if self.compute_weights:
-                lw = _lse(vals, float(vals.max())) - lse_all[i]
+            lw = _lse(vals, float(vals.max())) - lse_all[i]
             tok = int(fin[truncated_index(vals, p, self.rng)])
             out.append(Sample(tok, lw, 0, False))
         return out
