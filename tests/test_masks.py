@@ -231,3 +231,22 @@ def test_bounded_repetition_merges_states(gpt2_vocab):
     for _ in range(100):
         m.accept_bytes(b"abcdefghij")
     walk_and_compare(compiled, gpt2_vocab, random.Random(0), 3)
+
+
+@settings(max_examples=150, derandomize=True, deadline=None)
+@given(v=st.one_of(st.integers(1, 400), st.sampled_from([5000, 50_000, 128_256])),
+       extra_words=st.integers(-2, 2),
+       density=st.sampled_from([0.0, 0.001, 0.005, 0.01, 0.03, 0.3, 0.5, 0.9, 0.97, 1.0]),
+       seed=st.integers(0, 2**31))
+def test_unpack_ids_match_unpack_bitmask(v, extra_words, density, seed):
+    """unpack_ids lists the set bits below ``v`` that unpack_bitmask finds, ascending, as
+    int64, on each of its paths: a few words (Python), a minority of nonzero words (their
+    bits only: densities 0.005-0.01) and mostly nonzero words (every bit)."""
+    from bytegram.masks.bitmask import unpack_ids
+
+    rng = np.random.default_rng(seed)
+    words = max(0, (v + 31) // 32 + extra_words)
+    packed = np.packbits(rng.random(words * 32) < density, bitorder="little").view(np.int32)
+    want = np.flatnonzero(bytegram.unpack_bitmask(packed[None], v)[0])
+    got = unpack_ids(packed, v)
+    assert got.dtype == np.int64 and np.array_equal(got, want)

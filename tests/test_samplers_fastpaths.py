@@ -25,7 +25,6 @@ import torch
 import bytegram
 from bytegram import Grammar, Vocabulary
 from bytegram.samplers import AdaptiveRejectionSampler, SamplingParams
-from bytegram.samplers.transforms import _allowed_ids
 from test_samplers import (PREV, byte_case, chi2_pvalue, counts_of, draw, exact_log_z,
                            force_tail, reference_distribution, stream_order_pvalue)
 from test_samplers_weights import _estimates, assert_unbiased
@@ -110,17 +109,6 @@ def test_estimator_unbiased_per_envelope(mode):
     aw = envelope(AdaptiveRejectionSampler(seed=8, max_rejections=64), mode)
     w, _ = _estimates(aw, logits, m, 4000)
     assert_unbiased(w, z)
-
-
-def test_allowed_ids_from_packed_mask():
-    rng = np.random.default_rng(3)
-    for v, density in [(257, 0.3), (5000, 0.001), (5000, 0.9), (70, 0.0), (100, 1.0)]:
-        words = (v + 31) // 32 + rng.integers(0, 2)
-        bits = rng.random(32 * words) < density
-        packed = np.packbits(bits, bitorder="little").view(np.int32)
-        want = np.flatnonzero(bits[:v])
-        got = _allowed_ids(packed, v)
-        assert got.dtype.kind == "i" and np.array_equal(got, want), (v, density)
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(temperature=0.7), dict(repetition_penalty=1.3),

@@ -21,7 +21,7 @@ from bytegram.errors import InvalidArgument
 from bytegram.samplers import (SamplingParams, apply_bitmask, apply_min_p, apply_params,
                                apply_repetition_penalty, apply_temperature, apply_top_k,
                                apply_top_p)
-from bytegram.samplers.transforms import (_allowed_ids, masked_copy, reference_apply_bitmask,
+from bytegram.samplers.transforms import (masked_copy, reference_apply_bitmask,
                                           zero_forbidden)
 from bytegram.samplers.truncation import truncate_values
 from test_samplers import reference_distribution
@@ -86,20 +86,6 @@ def test_masked_copy_matches_reference(batch, v, extra_words, density, seed):
     assert masked_copy(src, bm, out) is out
     want = reference_apply_bitmask(torch.from_numpy(src.copy()), bm).numpy()
     assert np.array_equal(out, want) and np.array_equal(src, keep)
-
-
-@settings(max_examples=150, derandomize=True, deadline=None)
-@given(v=st.integers(1, 2000), extra_words=st.integers(-2, 2),
-       density=st.sampled_from([0.0, 0.001, 0.03, 0.5, 0.97, 1.0]), seed=st.integers(0, 2**31))
-def test_allowed_ids_match_reference(v, extra_words, density, seed):
-    """_allowed_ids (a few words in Python, else the bits of the nonzero words unpacked)
-    lists the ids the reference mask leaves finite, ascending, none past ``v``."""
-    rng = np.random.default_rng(seed)
-    words = max(0, (v + 31) // 32 + extra_words)
-    bm = random_bitmask(rng, 1, words, density)
-    want = np.flatnonzero(torch.isfinite(reference_apply_bitmask(torch.zeros(1, v), bm)[0]))
-    got = _allowed_ids(bm[0], v)
-    assert got.dtype == np.int64 and np.array_equal(got, want)
 
 
 @settings(max_examples=100, derandomize=True, deadline=None)

@@ -12,8 +12,8 @@ import numpy as np
 
 from ..errors import InvalidArgument
 
-__all__ = ["bitmask_width", "allocate_bitmask", "pack_bool", "pack_ids", "unpack_bitmask",
-           "bitmask_row_view"]
+__all__ = ["bitmask_width", "allocate_bitmask", "pack_bool", "pack_ids", "unpack_ids",
+           "unpack_bitmask", "bitmask_row_view"]
 
 
 def bitmask_width(vocab_size: int) -> int:
@@ -50,6 +50,33 @@ def pack_ids(ids: np.ndarray, width: int) -> np.ndarray:
     words = np.zeros(int(width), dtype=np.uint32)
     np.bitwise_or.at(words, ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)))
     return words.view(np.int32)
+
+
+def unpack_ids(words: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Ascending ids below ``vocab_size`` whose bit is set in one packed int32 row (int64;
+    the inverse of ``pack_ids``). A sparse row unpacks its nonzero words only (a handful
+    of them in Python); ``nonzero`` runs on a bool view: on the uint8 bits numpy's generic
+    loop is 5-11x slower."""
+    v = int(vocab_size)
+    words = words[: min(len(words), (v + 31) // 32)]
+    nz = words.nonzero()[0]
+    if len(nz) <= 8:
+        out = []
+        for w, word in zip(nz.tolist(), words[nz].tolist()):
+            word &= 0xFFFFFFFF
+            while word:
+                low = word & -word
+                out.append(32 * w + low.bit_length() - 1)
+                word ^= low
+        return np.array([t for t in out if t < v], dtype=np.int64)
+    if 2 * len(nz) > len(words):  # mostly nonzero: every bit, no word arithmetic
+        ids = np.unpackbits(words.view(np.uint8), bitorder="little").view(bool).nonzero()[0]
+    else:
+        pos = np.unpackbits(words[nz].view(np.uint8), bitorder="little").view(bool).nonzero()[0]
+        ids = nz[pos >> 5] * 32 + (pos & 31)
+    if len(ids) and ids[-1] >= v:
+        ids = ids[ids < v]
+    return ids
 
 
 def unpack_bitmask(bitmask: Any, vocab_size: int | None = None) -> np.ndarray:

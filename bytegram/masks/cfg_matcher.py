@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidArgument, LimitExceeded
-from .bitmask import bitmask_row_view
+from .bitmask import bitmask_row_view, unpack_ids
 from .cfg_index import can_end, walk_ok
 from .cfg_parser import bottom_stack
 from .matcher import HistoryMatcher
@@ -115,8 +115,7 @@ class CFGMatcher(HistoryMatcher):
         if self._terminated:
             return np.zeros(0, dtype=np.int32)
         packed, ends = self._packed()
-        bits = np.unpackbits(packed.view(np.uint8), bitorder="little")[: c.vocab_size]
-        ids = np.flatnonzero(bits.view(bool)).astype(np.int32)  # (bool: ~5x faster)
+        ids = unpack_ids(packed, c.vocab_size).astype(np.int32)
         if ends and len(c.eos_ids):
             ids = np.union1d(ids, c.eos_ids).astype(np.int32)
         return ids

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..grammar.dfa import ByteDFA, refine_partition
-from .bitmask import pack_bool
+from .bitmask import pack_bool, unpack_ids
 from .trie import coded_table
 from .vocab_index import VocabIndex
 
@@ -60,8 +60,7 @@ class StateMask:
             return self.allowed
         if self.forbidden is not None:
             return np.setdiff1d(text_ids, self.forbidden, assume_unique=True)
-        bits = np.unpackbits(self.packed.view(np.uint8), bitorder="little")
-        return np.flatnonzero(bits.view(bool)).astype(np.int32)  # (bool: ~5x faster)
+        return unpack_ids(self.packed, 32 * len(self.packed)).astype(np.int32)
 
 
 _BIT = (np.uint32(1) << np.arange(32, dtype=np.uint32)).view(np.int32)

@@ -28,10 +28,11 @@ import numpy as np
 import torch
 
 from ..errors import InvalidArgument
+from ..masks.bitmask import unpack_ids
 from .awrs_row import LazyCategorical
 from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, normalize_prev_ids
 from .categorical import _block_sums, _draw_weights, _lse, categorical, truncated_index
-from .transforms import (_allowed_ids, _allowed_values, _as_2d, _host_numpy, _penalize_np,
+from .transforms import (_allowed_values, _as_2d, _host_numpy, _penalize_np,
                          apply_bitmask, masked_copy, zero_forbidden)
 
 __all__ = ["MaskedSampler"]
@@ -183,7 +184,7 @@ class MaskedSampler:
             words = bitmask[i]
             ids = sums = None
             if np.count_nonzero(words) <= self._SPARSE_WORDS:
-                ids = _allowed_ids(words, v)
+                ids = unpack_ids(words, v)
                 w = e[ids]
                 allowed = float(np.add.reduce(w, dtype=np.float64))
             else:
@@ -301,7 +302,7 @@ class MaskedSampler:
         if sparse is None:
             sparse = np.count_nonzero(words) <= self._SPARSE_WORDS
         if sparse:
-            ids = _allowed_ids(words, v)
+            ids = unpack_ids(words, v)
             k = categorical(row[ids], self.rng)
             return int(ids[k]) if k >= 0 else NO_TOKEN
         tok = self._lazy.draw(row)
