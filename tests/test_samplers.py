@@ -259,23 +259,37 @@ def test_masked_matches_reference(setting, dense):
     assert not samples[0].fell_back and samples[0].n_checks == 0
 
 
-@pytest.mark.parametrize("setting", [0, 1, 2, 3, 5, 7, 8, 9, 10])
-@pytest.mark.parametrize("mode", ["sparse", "direct", "lazy_tail", "give_way"])
+@pytest.mark.parametrize("setting,mode", [
+    (setting, mode) for setting in [0, 1, 2, 3, 5, 7, 8, 9, 10]
+    for mode in ["sparse", "raw", "raw_tail", "raw_give_way", "direct", "lazy_tail", "give_way"]
+    # (draw_allowed serves the settings without a truncation)
+    if not mode.startswith("raw") or not SamplingParams(**SETTINGS[setting]).truncates])
 def test_masked_without_weights_matches_reference(setting, mode):
-    """The weightless path (masked copy, then a draw): a categorical over the ids read off a
-    sparse mask, or LazyCategorical: direct (the whole row is one candidate set), with the
-    lazy tail forced, and giving way to the categorical after one attempt (which must not
-    bias the draw). With a truncation, the kept values of the gathered or masked row."""
+    """The weightless path: a categorical over the ids read off a sparse mask; without a
+    truncation, draws from the raw row checked against the mask (``draw_allowed``: direct,
+    with the lazy tail forced, and giving way after one forbidden draw or one empty
+    attempt, which must not bias the draw); then (``draw_allowed`` skipped) the masked copy
+    drawn by LazyCategorical: direct (the whole row is one candidate set), with the lazy
+    tail forced, and giving way to the categorical after one attempt. With a truncation,
+    the kept values of the gathered or masked row."""
     kw = SETTINGS[setting]
+    # (target_z=0.3: about two draws in three from the raw row are forbidden)
     logits, m, allowed = byte_case(70 + setting, r"(cat|car|cart|dog)( (cat|car|dog))*", b"ca",
-                                   target_z=0.6)
+                                   target_z=0.3)
     # (the penalized ids include allowed ones: "t" and "r" may follow "ca")
     prev = PREV + [ord("t"), ord("r")] if "repetition_penalty" in kw else None
     ref = reference_distribution(logits.numpy(), allowed, SamplingParams(**kw), prev)
     ms = MaskedSampler(seed=setting, compute_weights=False, **kw)
     if mode != "sparse":
         ms._SPARSE_WORDS = -1  # (every mask of the byte vocabulary is sparse)
-    if mode not in ("sparse", "direct"):
+    if mode in ("raw_tail", "raw_give_way"):
+        force_tail(ms._lazy_raw, columns=8, max_cols=1, deltas=(2.0, 0.0))
+    if mode == "raw_give_way":
+        ms._lazy_raw.MAX_REJECTIONS = 0
+        ms._lazy_raw.MAX_ATTEMPTS = 1
+    if mode in ("direct", "lazy_tail", "give_way"):
+        ms._lazy_raw.MAX_REJECTIONS = -1  # (draw_allowed gives way before its first draw)
+    if mode in ("lazy_tail", "give_way"):
         force_tail(ms._lazy, columns=8, max_cols=1, deltas=(2.0, 0.0))
     if mode == "give_way":
         ms._lazy.MAX_ATTEMPTS = 1
@@ -377,10 +391,12 @@ def test_multibyte_tokens():
 
 def weightless(seed: int, *, lazy: bool, **kw) -> MaskedSampler:
     """MaskedSampler(compute_weights=False), on its sparse-mask path or (``lazy``) on
-    LazyCategorical with the lazy tail forced (every byte-vocabulary mask is sparse)."""
+    LazyCategorical (raw rows checked against the mask, then masked rows) with the lazy tail
+    forced (every byte-vocabulary mask is sparse)."""
     ms = MaskedSampler(seed=seed, compute_weights=False, **kw)
     if lazy:
         ms._SPARSE_WORDS = -1
+        force_tail(ms._lazy_raw, columns=8, max_cols=1, deltas=(2.0, 0.0))
         force_tail(ms._lazy, columns=8, max_cols=1, deltas=(2.0, 0.0))
     return ms
 

@@ -610,20 +610,24 @@ class LazyCategorical(RowPreparation):
     candidates, tail envelope) and drawn by i.i.d. attempts (``_Row.draw``). ``draw``
     returns -1 when ``MAX_ATTEMPTS`` attempts produced no token or nothing is finite: the
     caller then draws exactly by other means (which keeps the draw exact; see
-    ``_Row.draw``). Used by ``MaskedSampler`` on masked rows, where every finite token is
-    allowed."""
+    ``_Row.draw``). ``MaskedSampler`` uses it on masked rows, where every finite token is
+    allowed, and (``draw_allowed``, with ``params``: the penalty and temperature applied to
+    the values it reads) on raw rows checked against the mask, without a masked copy."""
 
     MAX_ATTEMPTS = 1024
+    # draw_allowed: forbidden draws before it gives way (the expected number is 1/Z - 1)
+    MAX_REJECTIONS = 16
     # one envelope rate for the row unless per column is 12 times tighter (the rejection
     # sampler: 3): its points need no running sum over the columns, and without checks a
     # few more thinned points cost less (flat masked rows: 76 -> 63 us per draw)
     _GLOBAL_GAIN = 12.0
 
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.params = None  # (read only for penalized candidates, which a plain row has not)
-        self._inv = np.float32(1.0)
-        self._finv = 1.0
-        self._scaled = False
+    def __init__(self, rng: np.random.Generator, params: Any = None) -> None:
+        # (params: read for the temperature and for penalized candidates; None: plain rows)
+        self.params = params
+        self._inv = np.float32(1.0) if params is None else params.inv_temperature
+        self._finv = float(self._inv)
+        self._scaled = bool(self._inv != 1)
         self._hint = 0
         self.rng = rng
         self._uniform = uniforms(rng).__next__
@@ -634,6 +638,30 @@ class LazyCategorical(RowPreparation):
         if ctx is None:
             return -1
         return ctx.draw(self._uniform, self.rng, self.MAX_ATTEMPTS)[1]
+
+    def draw_allowed(self, row: np.ndarray, words: np.ndarray,
+                     pen: np.ndarray | None = None) -> int:
+        """A token id drawn from softmax(s) restricted to the ids allowed by the packed mask
+        ``words`` (``s``: ``row`` penalized at ``pen`` and tempered, the float32 values of
+        ``MaskedSampler``), by rejection: draws from softmax(s) over the whole row until one
+        is allowed (a bit test each). -1 when it gives way (``MAX_REJECTIONS`` forbidden
+        draws, or ``MAX_ATTEMPTS`` attempts without a token) or nothing is finite: the
+        caller then draws exactly by other means. Exact: the stop depends only on draws
+        that were rejected, so an allowed ``y`` comes out with probability ``p(y) / Z``
+        whatever happens after a stop (``Z`` the allowed mass)."""
+        ctx = self._prepare(row, pen)
+        if ctx is None:
+            return -1
+        uniform, rng = self._uniform, self.rng
+        n_words = len(words)
+        for _ in range(self.MAX_REJECTIONS + 1):
+            tok = ctx.draw(uniform, rng, self.MAX_ATTEMPTS)[1]
+            if tok < 0:
+                return -1
+            w = tok >> 5
+            if w < n_words and (words.item(w) >> (tok & 31)) & 1:
+                return tok
+        return -1
 
 
 def _below(u: float, n: int) -> int:

@@ -13,10 +13,13 @@ host in numpy (logits on a GPU are copied once); for a pipeline that stays on th
 
 Without weights (``compute_weights=False``, as ``bytegram.generate`` samples) no logsumexp
 is needed, nor a copy of the whole row: a sparse mask is applied by gathering its allowed
-logits; a dense one is applied into a buffer in one pass (``masked_copy``). Without a
-truncation the gathered values are drawn by one categorical, and a masked row exactly by
-``LazyCategorical`` (one max pass, a few candidates and a thinned envelope, as the rejection
-sampler; no exp over the row); with one, the kept values are drawn (``truncated_index``).
+logits. Without a truncation the gathered values are drawn by one categorical; with a dense
+mask, tokens are drawn from the raw row and checked against the mask until one is allowed
+(``LazyCategorical.draw_allowed``: one max pass, a few candidates and a thinned envelope, as
+the rejection sampler; no exp over the row and no masked copy), which gives way after a few
+forbidden draws to the masked row. A dense mask is otherwise applied into a buffer in one
+pass (``masked_copy``) and the row drawn exactly by ``LazyCategorical``; with a truncation,
+the kept values are drawn (``truncated_index``).
 """
 
 from __future__ import annotations
@@ -68,7 +71,8 @@ class MaskedSampler:
         self.rng = make_rng(seed, generator)
         self.compute_weights = bool(compute_weights)
         self._buf: np.ndarray | None = None
-        self._lazy = LazyCategorical(self.rng)
+        self._lazy = LazyCategorical(self.rng)  # (on masked, transformed rows)
+        self._lazy_raw = LazyCategorical(self.rng, params)  # (on raw rows, with the mask)
         self._plain = not params.truncates and not params.greedy  # (params are frozen)
         self._row_buf: np.ndarray | None = None  # one row of scratch (the plain paths)
 
@@ -110,7 +114,9 @@ class MaskedSampler:
                      prev_ids: Sequence[Any] | None) -> list[Sample]:
         """No weight, not greedy, row by row. A sparse mask (at most ``_SPARSE_WORDS``
         nonzero words) is applied by gathering the allowed logits, its ids read off the mask.
-        Otherwise the row is masked into a buffer (one pass, which leaves it in cache). The
+        A dense one without a truncation: tokens drawn from the raw row until one is allowed
+        (``draw_allowed``; exact, and cheap when the allowed mass is not small). Otherwise,
+        or when that gives way, the row is masked into a buffer (one pass). The
         penalty and temperature act on the allowed values only: the same values as
         ``_prepare`` + ``apply_bitmask``, as -inf stays -inf under both transforms. Then
         the truncations, if any (``truncated_index``); else one categorical over the
@@ -136,6 +142,11 @@ class MaskedSampler:
                 out.append(Sample(int(ids[k]), math.nan, 0, False) if k >= 0
                            else Sample(NO_TOKEN, _NEG_INF, 0, False))
                 continue
+            if not trunc:
+                tok = self._lazy_raw.draw_allowed(host[i], words, pen)
+                if tok >= 0:
+                    out.append(Sample(tok, math.nan, 0, False))
+                    continue
             masked_copy(host[i:i + 1], bitmask[i:i + 1], buf)
             row = buf[0]
             if pen is not None:
