@@ -1,7 +1,8 @@
 """Sampling benchmark: engine time per sampled token, masked sampling vs adaptive rejection
-sampling (AWRS), on Llama-3 (128,256 tokens) with a few regexes. The model is not timed.
+sampling (AWRS), on Llama-3 (128,256 tokens) with a few regexes, and with the JSON grammar and
+two JSON Schemas (context-free: ``CFGMatcher``), reported by family. The model is not timed.
 
-Each regex comes with a matching text, tokenized with the real tokenizer; the walk follows
+Each case comes with a matching text, tokenized with the real tokenizer; the walk follows
 that text token by token, so every sampler is timed at the same grammar states. At each step
 synthetic logits stand in for the model:
 
@@ -11,7 +12,7 @@ synthetic logits stand in for the model:
 - flat: Gaussian noise (sd 1) over the whole vocabulary, no preference (the allowed mass is
   the allowed fraction of the vocabulary: the rejection sampler's worst case).
 
-The logits of every step are generated first; then each method walks every regex on its own
+The logits of every step are generated first; then each method walks every case on its own
 (one warm-up walk, so that the lazily built state masks exist as in a server, then the timed
 walks). Timed per token: AWRS ``sample()`` (the whole engine: the pass over the logits,
 candidate selection, checks, the weight estimate, fallbacks), on the stored logits (which the
@@ -36,6 +37,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,16 +50,55 @@ from bytegram.samplers import AdaptiveRejectionSampler, MaskedSampler, apply_bit
 
 DATA = Path(os.environ.get("BYTEGRAM_DATA", REPO.parent / "shared" / "data"))
 
+# (family, name, grammar source, matching text); sources: a regex, "json" (any JSON, the
+# JSON grammar), or a JSON Schema (dict)
 CASES = [
-    ("date", r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])", "2026-11-23"),
-    ("email", r"[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,6}", "jane.doe+news@mail.example.org"),
-    ("float", r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?", "-12345.678e+9"),
-    ("sentence", r"[A-Z][a-z]+( [a-z]+){3,20}\.", "The quick brown fox jumps over the lazy dog."),
-    ("json_string", r'"([^"\\\x00-\x1f]|\\["\\/bfnrt])*"',
+    ("regex", "date", r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])", "2026-11-23"),
+    ("regex", "email", r"[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,6}",
+     "jane.doe+news@mail.example.org"),
+    ("regex", "float", r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?", "-12345.678e+9"),
+    ("regex", "sentence", r"[A-Z][a-z]+( [a-z]+){3,20}\.",
+     "The quick brown fox jumps over the lazy dog."),
+    ("regex", "json_string", r'"([^"\\\x00-\x1f]|\\["\\/bfnrt])*"',
      '"Hello, world! A JSON string with \\"escapes\\" and unicode: caf\u00e9"'),
-    ("bounded_500", r"[a-z ]{0,500}",
+    ("regex", "bounded_500", r"[a-z ]{0,500}",
      "lorem ipsum dolor sit amet consectetur adipiscing elit " * 2),
+    ("json", "any_json", "json",
+     '{"id":1042,"name":"Widget \\"Pro\\"","price":19.99,"tags":["tools","hardware"],'
+     '"stock":{"warehouse":"B-7","count":312},"active":true,"discontinued":null}'),
+    ("json", "person", {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0},
+                       "email": {"type": "string", "format": "email"},
+                       "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 5}},
+        "required": ["name", "age"], "additionalProperties": False},
+     '{"name":"Ada Lovelace","age":36,"email":"ada@example.org","tags":["math","poetry"]}'),
+    ("json", "order", {
+        "type": "object",
+        "properties": {
+            "order_id": {"type": "string", "pattern": "^[A-Z]{2}-[0-9]{6}$"},
+            "status": {"enum": ["pending", "shipped", "delivered", "cancelled"]},
+            "items": {"type": "array", "minItems": 1, "items": {
+                "type": "object",
+                "properties": {"sku": {"type": "string"},
+                               "quantity": {"type": "integer", "minimum": 1},
+                               "unit_price": {"type": "number", "minimum": 0}},
+                "required": ["sku", "quantity", "unit_price"],
+                "additionalProperties": False}},
+            "note": {"type": ["string", "null"]}},
+        "required": ["order_id", "status", "items"], "additionalProperties": False},
+     '{"order_id":"KX-204817","status":"shipped","items":[{"sku":"A-100","quantity":2,'
+     '"unit_price":9.5},{"sku":"B-220","quantity":1,"unit_price":120}],"note":null}'),
 ]
+FAMILIES = {"regex": "regexes", "json": "JSON grammar and schemas"}
+
+
+def grammar_of(source: Any) -> bytegram.Grammar:
+    if isinstance(source, dict):
+        return bytegram.Grammar.from_json_schema(source, whitespace="compact")
+    if source == "json":
+        return bytegram.Grammar.json(whitespace="compact")
+    return bytegram.Grammar.from_regex(source)
 
 
 def encode(path: Path, vocab: bytegram.Vocabulary, text: str) -> list[int]:
@@ -103,13 +144,17 @@ def allowed_mass(x: np.ndarray, allowed: np.ndarray) -> float:
     return float(e[allowed].sum() / e.sum())
 
 
-def make_walks(vocab, path, regime: str, seed: int, limit: int | None = None) -> list:
-    """Per regex: the compiled grammar and, per step, (token, logits, allowed mass)."""
+def cases_of(family: str, limit: int | None = None) -> list:
+    return [c for c in CASES if c[0] == family][:limit]
+
+
+def make_walks(vocab, path, regime: str, seed: int, cases: list) -> list:
+    """Per case: the compiled grammar and, per step, (token, logits, allowed mass)."""
     rng = np.random.default_rng(seed)
     v = vocab.size
     walks = []
-    for name, pattern, text in CASES[:limit]:
-        compiled = bytegram.compile(bytegram.Grammar.from_regex(pattern), vocab)
+    for _, name, source, text in cases:
+        compiled = bytegram.compile(grammar_of(source), vocab)
         ids = encode(path, vocab, text) + [int(vocab.eos_ids[0])]
         m = compiled.matcher()
         steps = []
@@ -242,40 +287,44 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tokenizer", default="llama3")
     ap.add_argument("--repeat", type=int, default=2, help="timed walks after the warm-up")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--limit", type=int, default=None, help="the first N regexes only")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="the first N cases of each family only")
     args = ap.parse_args(argv)
     path = DATA / "tokenizers" / args.tokenizer / "tokenizer.json"
     if not path.is_file():
         raise SystemExit(f"tokenizer not found: {path} (set BYTEGRAM_DATA)")
     vocab = bytegram.Vocabulary.from_tokenizer_json(path)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    counts = ", ".join(f"{len(cases_of(f, args.limit))} {label}"
+                       for f, label in FAMILIES.items())
     print(f"# Sampling engine time per token ({args.tokenizer}, {vocab.size:,} tokens, "
-          f"{len(CASES[:args.limit])} regexes, {os.cpu_count()} CPUs, load average {load:.1f})\n")
-    print("| logits | allowed mass (mean) | tokens | AWRS p50 | AWRS mean | AWRS p50 (hot) "
-          "| AWRS mean (hot) | AWRS checks (mean) | AWRS fallback | masked sampling p50 (b=1) "
-          "| mean (b=1) | masked sampling p50 (b=32) | fill+apply p50 (b=1) "
-          "| fill+apply p50 (b=32) | masked with weight p50 (b=1) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for regime in ("peaked", "flat"):
-        r = run(make_walks(vocab, path, regime, args.seed, args.limit), args.repeat, args.seed)
-        print(f"| {regime} | {np.mean(r['z']):.3f} | {len(r['awrs'])} | {us(p50(r['awrs']))} "
-              f"| {us(float(np.mean(r['awrs'])))} | {us(p50(r['awrs_hot']))} "
-              f"| {us(float(np.mean(r['awrs_hot'])))} | {np.mean(r['checks']):.2f} "
-              f"| {100 * np.mean(r['fb']):.1f}% | {us(p50(r['plain1']))} "
-              f"| {us(float(np.mean(r['plain1'])))} | {ms(p50(r['plain32']))} "
-              f"| {us(p50(r['fill_apply1']))} | {ms(p50(r['fill_apply32']))} "
-              f"| {us(p50(r['masked']))} |")
+          f"{counts}; {os.cpu_count()} CPUs, load average {load:.1f})\n")
+    print("| grammars | logits | allowed mass (mean) | tokens | AWRS p50 | AWRS mean "
+          "| AWRS p50 (hot) | AWRS mean (hot) | AWRS checks (mean) | AWRS fallback "
+          "| masked sampling p50 (b=1) | mean (b=1) | masked sampling p50 (b=32) "
+          "| fill+apply p50 (b=1) | fill+apply p50 (b=32) | masked with weight p50 (b=1) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    walks = {(f, regime): make_walks(vocab, path, regime, args.seed, cases_of(f, args.limit))
+             for f in FAMILIES for regime in ("peaked", "flat")}
+    for (family, regime), w in walks.items():
+        r = run(w, args.repeat, args.seed)
+        print(f"| {FAMILIES[family]} | {regime} | {np.mean(r['z']):.3f} | {len(r['awrs'])} "
+              f"| {us(p50(r['awrs']))} | {us(float(np.mean(r['awrs'])))} "
+              f"| {us(p50(r['awrs_hot']))} | {us(float(np.mean(r['awrs_hot'])))} "
+              f"| {np.mean(r['checks']):.2f} | {100 * np.mean(r['fb']):.1f}% "
+              f"| {us(p50(r['plain1']))} | {us(float(np.mean(r['plain1'])))} "
+              f"| {ms(p50(r['plain32']))} | {us(p50(r['fill_apply1']))} "
+              f"| {ms(p50(r['fill_apply32']))} | {us(p50(r['masked']))} |")
     print("\n### With a truncation: engine time per token, batch 1, hot rows\n")
-    print("| logits | setting | masked sampling p50 | masked sampling mean | AWRS p50 "
-          "| AWRS mean |")
-    print("|---|---|---|---|---|---|")
-    for regime in ("peaked", "flat"):
-        r = run_truncated(make_walks(vocab, path, regime, args.seed, args.limit), args.repeat,
-                          args.seed)
+    print("| grammars | logits | setting | masked sampling p50 | masked sampling mean "
+          "| AWRS p50 | AWRS mean |")
+    print("|---|---|---|---|---|---|---|")
+    for (family, regime), w in walks.items():
+        r = run_truncated(w, args.repeat, args.seed)
         for name, _ in TRUNCATIONS:
             m, a = r[(name, "masked")], r[(name, "awrs")]
-            print(f"| {regime} | {name} | {us(p50(m))} | {us(float(np.mean(m)))} "
-                  f"| {us(p50(a))} | {us(float(np.mean(a)))} |")
+            print(f"| {FAMILIES[family]} | {regime} | {name} | {us(p50(m))} "
+                  f"| {us(float(np.mean(m)))} | {us(p50(a))} | {us(float(np.mean(a)))} |")
     print("\nMasked sampling: the whole MaskedSampler(compute_weights=False) call (mask, apply, "
           "draw), as bytegram.generate makes it, on hot rows; fill+apply are its first two "
           "parts alone. ")
