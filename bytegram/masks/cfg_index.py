@@ -264,8 +264,8 @@ class CFGIndex:
     def context(self, node: StackNode) -> StackContext:
         return StackContext(self.tables, node, self.lexer, max_stacks=self.max_readings)
 
-    def reading_mask(self, node: StackNode, lex: int) -> tuple[np.ndarray, bool]:
-        """Packed text-token mask and can-end flag of one reading (cached by context)."""
+    def cached_mask(self, node: StackNode, lex: int) -> tuple[np.ndarray, bool] | None:
+        """``reading_mask``'s result when it is cached, else None (no work is done)."""
         entry = self._masks.get(lex)
         if entry is not None:
             depths, table = entry
@@ -273,6 +273,13 @@ class CFGIndex:
                 hit = table.get(node.top_states(d))
                 if hit is not None:
                     return hit
+        return None
+
+    def reading_mask(self, node: StackNode, lex: int) -> tuple[np.ndarray, bool]:
+        """Packed text-token mask and can-end flag of one reading (cached by context)."""
+        hit = self.cached_mask(node, lex)
+        if hit is not None:
+            return hit
         cls = self.classes(lex)
         ctx = self.context(node)
         lexer = self.lexer

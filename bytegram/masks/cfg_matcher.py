@@ -88,6 +88,24 @@ class CFGMatcher(HistoryMatcher):
                 return True
         return False
 
+    def _token_viable(self, token_id: int, data: bytes) -> bool:
+        """``_viable`` for a text token: a reading whose mask is cached answers with one bit
+        (the mask holds exactly the tokens its walk accepts); the others walk the bytes."""
+        c = self.compiled
+        index = c.cfg_index
+        lexer = c.cfg_lexer
+        word = token_id >> 5
+        for node, lex in self._state:
+            hit = index.cached_mask(node, lex)
+            if hit is not None:
+                if (hit[0].item(word) >> (token_id & 31)) & 1:
+                    return True
+                continue
+            w = lexer.walk_bytes(lexer.initial_walk(lex), data)
+            if w >= 0 and walk_ok(index.context(node), lexer, w):
+                return True
+        return False
+
     # -- queries -------------------------------------------------------------------------
 
     def is_accepting(self) -> bool:

@@ -129,6 +129,11 @@ class HistoryMatcher(Matcher):
         data = c._text_bytes[token_id]
         if data is None:
             return False
+        return self._token_viable(token_id, data)
+
+    def _token_viable(self, token_id: int, data: bytes) -> bool:
+        """Whether text token ``token_id`` (bytes ``data``) may come next (subclasses may
+        answer from a cached mask)."""
         return self._viable(data)
 
     def _push(self, new_state: Any, terminated: bool) -> None:
