@@ -527,7 +527,7 @@ class RowPreparation:
             ctx.s_f32 = raw
             mx = ctx.M = m
             tau_abs = ctx.tau_abs = float(tau_raw)
-        self._envelope(ctx, colmax, tau_abs, mx, lay)
+        self._envelope(ctx, colmax, cols, tau_abs, mx, lay)
         return ctx
 
     def _candidates(self, ctx: _Row, ids: np.ndarray, raw: np.ndarray, tau_raw: np.float32,
@@ -563,10 +563,10 @@ class RowPreparation:
             return ctx
         ctx.n_tail = ctx.v - n_cand
         tau_abs = ctx.tau_abs = float(tau_raw * inv) if self._scaled else float(tau_raw)
-        self._envelope(ctx, colmax, tau_abs, mx, lay)
+        self._envelope(ctx, colmax, cols, tau_abs, mx, lay)
         return ctx
 
-    def _envelope(self, ctx: _Row, colmax: np.ndarray, tau_abs: float,
+    def _envelope(self, ctx: _Row, colmax: np.ndarray, cols: np.ndarray, tau_abs: float,
                   mx: float, lay: _Layout) -> None:
         """The tail envelope of a prepared row, relative to the top weight ``exp(M)``.
 
@@ -580,12 +580,18 @@ class RowPreparation:
         ``exp(s - M)``). Their total is a float32 dot product, raised by its worst-case
         rounding error: ``env`` is at least the sum of the slot weights, and a point placed
         past that sum is no token (thinned), which keeps the process exact."""
-        # (a Python float: rounded to float32 in the subtraction, well within the margin)
-        lo = mx - 1e-5 * (1.0 + abs(mx))
-        rate = np.minimum(colmax, ctx.tau_raw)  # candidate columns: their tail is below tau
+        # (rounded to float32, well within the margin)
+        lo = np.float32(mx - 1e-5 * (1.0 + abs(mx)))
+        # min(colmax, tau): the columns with a maximum >= tau (cols) have their tail below
+        # tau, the others have colmax < tau (set on the few candidate columns only)
         if self._scaled:
-            rate *= self._inv
-        rate -= lo
+            inv = self._inv
+            rate = np.multiply(colmax, inv)
+            rate -= lo
+            rate[cols] = ctx.tau_raw * inv - lo
+        else:
+            rate = np.subtract(colmax, lo)
+            rate[cols] = ctx.tau_raw - lo
         np.exp(rate, out=rate)
         c = lay.cols
         if lay.n_rem:
