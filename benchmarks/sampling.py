@@ -91,6 +91,7 @@ CASES = [
      '"unit_price":9.5},{"sku":"B-220","quantity":1,"unit_price":120}],"note":null}'),
 ]
 FAMILIES = {"regex": "regexes", "json": "JSON grammar and schemas"}
+COUNTED = {"regex": "regexes", "json": "JSON cases (the JSON grammar, schemas)"}
 
 
 def grammar_of(source: Any) -> bytegram.Grammar:
@@ -296,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     vocab = bytegram.Vocabulary.from_tokenizer_json(path)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     counts = ", ".join(f"{len(cases_of(f, args.limit))} {label}"
-                       for f, label in FAMILIES.items())
+                       for f, label in COUNTED.items())
     print(f"# Sampling engine time per token ({args.tokenizer}, {vocab.size:,} tokens, "
           f"{counts}; {os.cpu_count()} CPUs, load average {load:.1f})\n")
     print("| grammars | logits | allowed mass (mean) | tokens | AWRS p50 | AWRS mean "

@@ -548,6 +548,29 @@ def test_reproducible_and_caller_logits_untouched():
     assert torch.equal(logits, before)
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+@pytest.mark.parametrize("wide", [False, True])
+def test_non_finite_logits_raise_invalid_argument(bad, wide, gpt2_vocab):
+    """NaN or +inf at an allowed token: every sampler and path raises InvalidArgument (no
+    distribution is defined) instead of drawing an arbitrary token or failing inside numpy.
+    ``wide``: GPT-2's 50,257 tokens (the lazy max pass); else the byte vocabulary (one
+    candidate set). Masks: as they come (sparse) and forced dense."""
+    vocab = gpt2_vocab if wide else BYTES
+    m = bytegram.compile(Grammar.from_regex(r"[0-9]+"), vocab).matcher()
+    logits = torch.zeros(vocab.size)
+    logits[int(m.allowed_ids()[3])] = bad
+    for kw in (dict(), dict(temperature=0), dict(top_p=0.9), dict(temperature=0.7)):
+        for weights in (True, False):
+            samplers = [AdaptiveRejectionSampler(seed=0, compute_weights=weights, **kw)]
+            for sparse_words in (MaskedSampler._SPARSE_WORDS, -1):
+                ms = MaskedSampler(seed=0, compute_weights=weights, **kw)
+                ms._SPARSE_WORDS = sparse_words
+                samplers.append(ms)
+            for sampler in samplers:
+                with pytest.raises(InvalidArgument, match="finite"):
+                    sampler.sample(logits, m)
+
+
 def test_bad_arguments_raise_invalid_argument():
     logits, m, _ = byte_case(6, r"[0-9]+", b"")
     bad = [dict(temperature=-1), dict(temperature=float("nan")), dict(top_k=0),

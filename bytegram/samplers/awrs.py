@@ -104,7 +104,8 @@ class AdaptiveRejectionSampler(RowPreparation):
     row for its normalizer when there is no top-k). Whenever a scan cannot certify its kept
     set (it would reach below the candidates, or passes ``_SCAN_BUDGET`` checks) the sampler
     takes the masked path (``fell_back=True``), which is exact too. The hot path is numpy on
-    CPU; logits on another device are copied to the host.
+    CPU; logits on another device are copied to the host. Logits with NaN or +inf raise
+    ``InvalidArgument`` (found by the max pass).
     """
 
     # tuning knobs (class attributes, so that tests can force the lazy tail on small rows)

@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from .base import check_top
 from .transforms import _penalize_np
 
 __all__ = ["RowPreparation", "LazyCategorical", "uniforms"]
@@ -470,6 +471,7 @@ class RowPreparation:
         v = row.shape[0]
         ctx = _Row(row, self._inv)
         if v <= self._DIRECT_MAX_V:  # one candidate set, no tail
+            check_top(float(row.max()))
             ids = np.flatnonzero(row > -np.inf)
             return self._candidates(ctx, ids, row[ids], _F32_NEG_INF, pen)
         lay = _LAYOUTS.get((v, self._COLUMNS)) or self._layout(v)
@@ -480,6 +482,7 @@ class RowPreparation:
             if n_rem:
                 colmax = np.append(colmax, row[r * c:].max())
         m = colmax.item(colmax.argmax())  # (a Python float: the float32 value, exactly)
+        check_top(m)  # (argmax stops at the first NaN)
         if not m > _NEG_INF:  # every value is -inf: only penalized ids may be finite
             if pen is None:
                 return None

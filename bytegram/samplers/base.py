@@ -160,6 +160,16 @@ def normalize_prev_ids(prev_ids: Any, *, vocab_size: int | None = None) -> np.nd
     return ids
 
 
+def check_top(top: float) -> None:
+    """Raise ``InvalidArgument`` when ``top``, the largest logit a sampler read in a row, is
+    NaN or +inf (``max`` propagates NaN): no distribution is defined, and drawing anyway
+    would return an arbitrary token. Free where the maximum is computed anyway."""
+    if top != top or top == math.inf:
+        raise InvalidArgument(
+            f"logits hold {'NaN' if top != top else '+inf'}: every logit must be finite or "
+            f"-inf (check the model's output, e.g. for a float16 overflow)")
+
+
 def check_matchers(matchers: Sequence[Any], batch: int) -> None:
     if len(matchers) != batch:
         raise InvalidArgument(f"got {len(matchers)} matchers for {batch} rows of logits")

@@ -33,7 +33,8 @@ import torch
 from ..errors import InvalidArgument
 from ..masks.bitmask import unpack_ids
 from .awrs_row import LazyCategorical
-from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, normalize_prev_ids
+from .base import (NO_TOKEN, Sample, SamplingParams, check_matchers, check_top, make_rng,
+                   normalize_prev_ids)
 from .categorical import _block_sums, _draw_weights, _lse, categorical, truncated_index
 from .transforms import (_allowed_values, _as_2d, _host_numpy, _penalize_np,
                          apply_bitmask, masked_copy, zero_forbidden)
@@ -49,7 +50,8 @@ class MaskedSampler:
     Keyword options: ``temperature`` (0 = greedy), ``top_k``, ``top_p``, ``min_p``,
     ``repetition_penalty`` (see ``SamplingParams``), ``seed`` or ``generator`` (torch or
     numpy) for reproducibility, ``compute_weights`` (False skips the two logsumexps; the
-    weight is then NaN). The caller's logits are never modified.
+    weight is then NaN). The caller's logits are never modified. Logits with NaN or +inf
+    raise ``InvalidArgument`` (with a sparse mask, only the allowed tokens' are read).
     """
 
     _SPARSE_WORDS = 1024  # masks with this few nonzero words are expanded (plain paths)
@@ -154,6 +156,7 @@ class MaskedSampler:
             if scale:
                 row *= p.inv_temperature
             if trunc:
+                check_top(float(row.max()))
                 ids = np.flatnonzero(row > -np.inf)
                 tok = int(ids[truncated_index(row[ids], p, self.rng)]) if len(ids) else NO_TOKEN
             else:
@@ -186,6 +189,7 @@ class MaskedSampler:
                 if pen is not None:
                     s[pen] = _penalize_np(row[pen], p.repetition_penalty) * inv
             mx = float(s.max())
+            check_top(mx)
             if mx == -math.inf:
                 out.append(Sample(NO_TOKEN, _NEG_INF, 0, False))
                 continue
@@ -278,6 +282,7 @@ class MaskedSampler:
             return self._greedy(work, bitmask)
         batch = work.shape[0]
         mx = work.max(axis=1)
+        check_top(float(mx.max()))
         lse_all = [_lse(work[i], float(mx[i])) for i in range(batch)]
         apply_bitmask(work, bitmask)
         out = []
@@ -328,6 +333,7 @@ class MaskedSampler:
 
     def _greedy(self, work: np.ndarray, bitmask: np.ndarray) -> list[Sample]:
         mx = work.max(axis=1)
+        check_top(float(mx.max()))
         ties = [np.flatnonzero(work[i] == mx[i]) if np.isfinite(mx[i]) else np.zeros(0, np.int64)
                 for i in range(work.shape[0])]
         apply_bitmask(work, bitmask)

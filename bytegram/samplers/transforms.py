@@ -23,7 +23,7 @@ import torch
 
 from ..errors import InvalidArgument
 from ..masks.bitmask import unpack_ids
-from .base import SamplingParams, normalize_prev_ids
+from .base import SamplingParams, check_top, normalize_prev_ids
 from .truncation import min_p_threshold
 
 __all__ = ["apply_bitmask", "masked_copy", "zero_forbidden", "apply_temperature",
@@ -236,7 +236,7 @@ def _allowed_values(row: np.ndarray, words: np.ndarray, pen: np.ndarray | None,
     """(ids, values) of the tokens that a packed mask row allows, the mask applied by
     gathering: ``row``'s values at those ids, the repetition ``penalty`` applied to the ids
     of ``pen`` among them, times ``inv`` (the float32 products of the whole-row transforms),
-    the -inf ones dropped."""
+    the -inf ones dropped. NaN or +inf among them raises ``InvalidArgument``."""
     ids = unpack_ids(words, row.shape[0])
     vals = row[ids]
     if pen is not None:
@@ -247,8 +247,12 @@ def _allowed_values(row: np.ndarray, words: np.ndarray, pen: np.ndarray | None,
         vals *= inv
     fin = vals > -np.inf
     if not fin.all():
+        if np.isnan(vals).any():
+            check_top(math.nan)
         ids = ids[fin]
         vals = vals[fin]
+    if len(vals):
+        check_top(float(vals.max()))
     return ids, vals
 
 
