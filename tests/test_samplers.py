@@ -320,6 +320,39 @@ def test_lazy_categorical_matches_softmax():
         np.full(5000, -np.inf, dtype=np.float32)) == -1
 
 
+@pytest.mark.parametrize("peaked", [False, True])
+@pytest.mark.parametrize("gain", [0.0, math.inf])
+def test_lazy_categorical_draw_allowed_matches_masked_softmax(peaked, gain):
+    """draw_allowed on a raw row against softmax over the allowed ids of a random mask
+    (-inf entries too), the lazy tail forced: tail points one by one (the candidates
+    outweigh the tail: ``peaked``, a few tokens far above the rest, allowed and forbidden)
+    or in blocks, per-column or one rate; every drawn token is checked."""
+    from bytegram.masks.bitmask import pack_ids
+    from bytegram.samplers.awrs_row import LazyCategorical
+
+    rng = np.random.default_rng(11 + 2 * peaked + (gain > 0))
+    v = 300
+    x = (rng.standard_normal(v) * (0.3 if peaked else 2.0)).astype(np.float32)
+    x[rng.random(v) < 0.1] = -np.inf
+    allowed = rng.random(v) < 0.5
+    if peaked:  # two allowed and two forbidden tokens on top, in one column of the layout
+        col = np.arange(v) % 10 == 0
+        top = np.concatenate([np.flatnonzero(allowed & col)[:2], np.flatnonzero(~allowed & col)[:2]])
+        x[top] = 6.0
+    words = pack_ids(np.flatnonzero(allowed), (v + 31) // 32)
+    p = np.where(allowed, np.exp(x.astype(np.float64) - x.max()), 0.0)
+    p /= p.sum()
+    lazy = force_tail(LazyCategorical(np.random.default_rng(7)), columns=10, max_cols=2,
+                      deltas=(5.0, 0.0))
+    lazy._GLOBAL_GAIN = gain
+    lazy.MAX_REJECTIONS = 10_000  # (no giving way: every draw comes from draw_allowed)
+    ctx = lazy._prepare(x, None)
+    assert (ctx.env <= ctx.masses()[-1]) == peaked  # (which tail path is exercised)
+    ids = [lazy.draw_allowed(x, words) for _ in range(6000)]
+    assert min(ids) >= 0
+    assert chi2_pvalue(np.bincount(ids, minlength=v), p) > 1e-4
+
+
 @pytest.mark.parametrize("direct,block", [(4096, 128), (16, 8), (16, 7)])
 def test_categorical_matches_softmax(monkeypatch, direct, block):
     """categorical() against softmax: one running sum, and the two-level search (block
