@@ -272,7 +272,7 @@ def test_single_point_placement_by_block_and_slot(config):
         if b >= n_main:  # the remainder slot: its first token
             want = lay.rows * lay.cols
             u = start + 0.5 * (blocks[b] - start)
-            got = ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0, 0.0]))
+            got = ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0, 0.0]).random)
             assert got == (want if x[want] < ctx.tau_raw else -1)
             continue
         slots = ctx._block_cum(b)
@@ -281,15 +281,15 @@ def test_single_point_placement_by_block_and_slot(config):
             c = b * lay.blk + j
             u = start + 0.5 * (prev + edge) * lay.rows
             prev = edge
-            got = ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0, 0.0]))
+            got = ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0, 0.0]).random)
             assert got == (c if x[c] < ctx.tau_raw else -1), (b, j)
         slack = blocks[b] - start - slots[-1] * lay.rows
         assert slack > 0
         u = blocks[b] - 0.25 * slack
-        assert ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0, 0.0])) == -1
+        assert ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0, 0.0]).random) == -1
     if ctx.env > blocks[-1]:
         u = 0.5 * (blocks[-1] + ctx.env)
-        assert ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0, 0.0])) == -1
+        assert ctx.propose_one(_ScriptedRng([u / ctx.env, 0.0, 0.0]).random) == -1
     # vectorized: the middle of every slot's interval in the running sum, then past it
     cum = ctx._env_cum()
     mids = np.append(0.5 * (cum + np.concatenate([[0.0], cum[:-1]])), 0.5 * (cum[-1] + ctx.env))
@@ -318,7 +318,7 @@ def test_tail_points_follow_the_envelope(config):
     probs[ids] = w / ctx.env
     probs[width] = 1.0 - probs[:width].sum()
     n = 60_000
-    one = np.array([ctx.propose_one(aw.rng) for _ in range(n)])
+    one = np.array([ctx.propose_one(aw.rng.random) for _ in range(n)])
     many = np.concatenate([np.where(keep, got, -1)
                            for got, keep in (ctx.propose_many(aw.rng, 4000)
                                              for _ in range(n // 4000))])

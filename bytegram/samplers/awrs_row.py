@@ -110,10 +110,11 @@ class _Row:
     tail_pos = 0
     tail_k = 1  # 1 .. _SCALAR_TAIL: scalar points; then blocks of 16, 32, ...
 
-    def __init__(self, row: np.ndarray, inv: np.float32) -> None:
+    def __init__(self, row: np.ndarray, inv: np.float32, uniform: Callable[[], float]) -> None:
         self.row = row
         self.v = row.shape[0]
         self.inv = inv
+        self.uniform = uniform  # (the owner's buffered rng.random(), for scalar points)
 
     @property
     def s_ids(self) -> np.ndarray:
@@ -210,12 +211,14 @@ class _Row:
                 self.env_rate[lo: min(lo + lay.blk, lay.cols)].tolist()))
         return cum
 
-    def propose_one(self, rng: np.random.Generator) -> int:
+    def propose_one(self, uniform: Callable[[], float]) -> int:
         """One envelope point, placed and thinned (scalar ``propose_many``): its tail token
         id if kept, else -1. Per column: placed by block and slot (``_blocks``), so a few
-        points need no running sum over every column."""
+        points need no running sum over every column. ``uniform``: a source of uniforms in
+        [0, 1) (``next_tail`` passes the owner's buffered stream: ``rng.random()`` costs
+        ~1 us a call)."""
         glob = self.glob_rate
-        random = rng.random
+        random = uniform
         if glob is not None:
             i = _below(random(), self.v)
             bound = glob
@@ -334,7 +337,7 @@ class _Row:
                 # the first points of a row one at a time: often a few suffice
                 k = self.tail_k
                 self.tail_k = k + 1 if k < _SCALAR_TAIL else 16
-                return self.propose_one(rng)
+                return self.propose_one(self.uniform)
             self._refill(rng)
             buf = self.tail_buf
             pos = 0
@@ -386,7 +389,7 @@ class RowPreparation:
     """The preparation of a row (``_prepare``): the layout of the max pass, the candidate
     window, the candidates and the tail envelope. A mixin of ``AdaptiveRejectionSampler``,
     whose instances carry the options it reads (``params``, ``_inv``, ``_finv``,
-    ``_scaled``, ``_hint``) and may override the tuning knobs below (tests force the lazy
+    ``_scaled``, ``_hint``, ``_uniform``) and may override the tuning knobs below (tests force the lazy
     tail onto small vocabularies with them)."""
 
     # tuning knobs (class attributes, so that tests can set them on an instance)
@@ -401,6 +404,7 @@ class RowPreparation:
     _finv: float
     _scaled: bool
     _hint: int
+    _uniform: Callable[[], float]
 
     def _layout(self, v: int) -> _Layout:
         """The layout of the max pass for width ``v``: a divisor of ``v`` near ``_COLUMNS``
@@ -469,7 +473,7 @@ class RowPreparation:
         None when there are none); ``colmax``: the row's column maxima when the caller
         computed them (batch pass)."""
         v = row.shape[0]
-        ctx = _Row(row, self._inv)
+        ctx = _Row(row, self._inv, self._uniform)
         if v <= self._DIRECT_MAX_V:  # one candidate set, no tail
             check_top(float(row.max()))
             ids = np.flatnonzero(row > -np.inf)
