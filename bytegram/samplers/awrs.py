@@ -449,7 +449,9 @@ class AdaptiveRejectionSampler(RowPreparation):
             return Sample(NO_TOKEN, _NEG_INF, checks, True)
         lw = math.nan
         if self.compute_weights:
-            work = self._masked._prepare(row[None], None if pen is None else [pen])[0]
+            # (the row as it is when neither transform applies: no copy)
+            work = row if pen is None and not self._scaled else \
+                self._masked._prepare(row[None], None if pen is None else [pen])[0]
             lw = _lse(vals, float(vals.max())) - _lse(work, float(work.max()))
         return Sample(int(ids[truncated_index(vals, p, self.rng)]), lw, checks, True)
 
