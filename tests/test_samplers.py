@@ -337,7 +337,8 @@ def test_lazy_categorical_draw_allowed_matches_masked_softmax(peaked, gain):
     allowed = rng.random(v) < 0.5
     if peaked:  # two allowed and two forbidden tokens on top, in one column of the layout
         col = np.arange(v) % 10 == 0
-        top = np.concatenate([np.flatnonzero(allowed & col)[:2], np.flatnonzero(~allowed & col)[:2]])
+        top = np.concatenate([np.flatnonzero(allowed & col)[:2],
+                              np.flatnonzero(~allowed & col)[:2]])
         x[top] = 6.0
     words = pack_ids(np.flatnonzero(allowed), (v + 31) // 32)
     p = np.where(allowed, np.exp(x.astype(np.float64) - x.max()), 0.0)

@@ -389,8 +389,8 @@ class RowPreparation:
     """The preparation of a row (``_prepare``): the layout of the max pass, the candidate
     window, the candidates and the tail envelope. A mixin of ``AdaptiveRejectionSampler``,
     whose instances carry the options it reads (``params``, ``_inv``, ``_finv``,
-    ``_scaled``, ``_hint``, ``_uniform``) and may override the tuning knobs below (tests force the lazy
-    tail onto small vocabularies with them)."""
+    ``_scaled``, ``_hint``, ``_uniform``) and may override the tuning knobs below (tests
+    force the lazy tail onto small vocabularies with them)."""
 
     # tuning knobs (class attributes, so that tests can set them on an instance)
     _DIRECT_MAX_V = 4096  # rows this narrow are one candidate set, without a tail
