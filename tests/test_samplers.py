@@ -584,18 +584,24 @@ def test_reproducible_and_caller_logits_untouched():
 
 @pytest.mark.parametrize("scale", [1.0, 4.0])
 def test_masked_weight_on_vocabulary_sized_rows(scale, gpt2_vocab):
-    """MaskedSampler's exact weight on GPT-2-sized rows (float32 exponentials, float32
-    pairwise and block sums) against float64 sums: within 1e-5 in log space, for a dense
-    mask (letters and spaces) and a sparse one (digits), flat and peaked logits."""
+    """The exact weight on GPT-2-sized rows (float32 exponentials, float32 pairwise and
+    block sums) against float64 sums: within 1e-5 in log space, for a dense mask (letters
+    and spaces) and a sparse one (digits), flat and peaked logits; MaskedSampler without
+    and with a truncation, and AWRS's masked fallback."""
     rng = np.random.default_rng(int(scale))
     x = torch.from_numpy((rng.standard_normal(gpt2_vocab.size) * scale).astype(np.float32))
     for pattern in (r"[a-z ]+", r"[0-9]+"):
         m = bytegram.compile(Grammar.from_regex(pattern), gpt2_vocab).matcher()
         allowed = m.allowed_ids()
         want = exact_log_z(x.numpy(), allowed, SamplingParams())
-        s = MaskedSampler(seed=0).sample(x, m)
-        assert s.token_id in set(allowed.tolist())
-        assert s.log_weight == pytest.approx(want, abs=1e-5), (pattern, scale)
+        # (with a truncation the weight is still the untruncated allowed mass: top-p takes
+        # the log-space path, AWRS with top-k falls back to the mask at once here)
+        for sampler in (MaskedSampler(seed=0), MaskedSampler(seed=0, top_p=0.9),
+                        AdaptiveRejectionSampler(seed=0, top_k=50)):
+            s = sampler.sample(x, m)
+            assert s.token_id in set(allowed.tolist())
+            assert isinstance(sampler, MaskedSampler) or s.fell_back
+            assert s.log_weight == pytest.approx(want, abs=1e-5), (pattern, scale, sampler)
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
