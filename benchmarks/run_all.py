@@ -147,17 +147,21 @@ def header(args: argparse.Namespace, started: dt.datetime, load: str) -> str:
         f"- load average when the run started: {load} (other work on the machine slows every "
         f"engine alike but makes absolute numbers noisy)",
         "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
-        f"- git: {git_rev()}",
+        f"- git: {git_rev(args.out)}",
     ]
     return "\n".join(lines)
 
 
-def git_rev() -> str:
+def git_rev(out: Path | None = None) -> str:
+    """HEAD, and whether tracked files differ from it (``out``, the page being rewritten,
+    aside: a previous run's page is no change to the code)."""
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                              capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=REPO, capture_output=True, text=True,
+        cmd = ["git", "status", "--porcelain", "--untracked-files=no"]
+        if out is not None:
+            cmd += ["--", ".", f":(exclude){out.resolve()}"]
+        dirty = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
                                timeout=10).stdout.strip()
         return (rev or "?") + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.SubprocessError):
