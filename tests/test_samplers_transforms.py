@@ -234,6 +234,50 @@ def test_top_p_threshold_large_rows():
             assert float(top_p_threshold(x, p)) == sorted_top_p_cut(x, p)
 
 
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(n=st.integers(2, 3000), k=st.integers(1, 40), kind=st.sampled_from(
+           ["normal", "grid", "peaked", "equal", "neginf", "last"]), rows=st.integers(1, 8),
+       seed=st.integers(0, 2**31))
+def test_top_k_threshold_matches_sorted(n, k, kind, rows, seed):
+    """top_k_threshold (column maxima, then a selection among the columns that may hold the
+    top k) gives the k-th largest value: small layouts forced (1-8 rows), ties, a remainder
+    past the columns (holding the largest values: "last"), -inf entries."""
+    from bytegram.samplers import truncation as tr
+
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(n) * 2).astype(np.float32)
+    if kind == "grid":  # many exact ties
+        x = np.round(x).astype(np.float32)
+    elif kind == "peaked":
+        x[rng.integers(0, n, max(1, n // 50))] += 12
+    elif kind == "equal":
+        x[: n // 2] = x[0]
+    elif kind == "neginf":
+        x[rng.random(n) < 0.7] = -np.inf
+    elif kind == "last":  # the largest values at the end (in the remainder past the columns)
+        x[-max(1, n // 40):] += 12
+    k = min(k, n - 1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tr, "_TOP_K_ROWS", rows)
+        assert tr.top_k_threshold(x, k) == np.sort(x)[n - k]
+
+
+def test_top_k_threshold_large_rows():
+    """Vocabulary-sized rows with the default layout (the column path for small k, one
+    selection for large k), with and without a remainder, flat, peaked, on a grid."""
+    from bytegram.samplers.truncation import top_k_threshold
+
+    rng = np.random.default_rng(6)
+    for n, scale, grid in ((128_256, 1.0, False), (50_257, 3.0, True), (100_003, 2.0, False)):
+        x = (rng.standard_normal(n) * scale).astype(np.float32)
+        if grid:
+            x = np.round(x * 4).astype(np.float32)
+        x[-3:] += 20  # (past the columns when 64 does not divide n)
+        srt = np.sort(x)
+        for k in (1, 2, 50, 199, 1000, 5000):
+            assert top_k_threshold(x, k) == srt[n - k], (n, k)
+
+
 def test_temperature_and_penalty_are_float32_products():
     """apply_temperature / apply_repetition_penalty equal the numpy float32 products that the
     rejection sampler computes (bit for bit), and the penalty follows the HF rule."""
