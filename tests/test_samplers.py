@@ -634,6 +634,24 @@ def test_masked_batch_of_wide_rows(gpt2_vocab):
         assert chi2_pvalue(np.bincount(toks[:, r], minlength=len(ref)), ref) > 1e-4
 
 
+@pytest.mark.parametrize("kw", [dict(top_k=20), dict(top_k=20, top_p=0.8),
+                                dict(top_k=30, min_p=0.2, temperature=0.8)])
+def test_masked_top_k_on_wide_rows(kw, gpt2_vocab):
+    """MaskedSampler without weights, top-k on GPT-2-sized rows with a dense mask (the kept
+    set read off the columns near the top, then top-p or min-p within it) against the
+    reference distribution; forbidden tokens sit among the largest logits."""
+    m = bytegram.compile(Grammar.from_regex(r"[a-z ]+"), gpt2_vocab).matcher()
+    allowed = m.allowed_ids()
+    forbidden = np.setdiff1d(np.arange(gpt2_vocab.size), allowed)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(gpt2_vocab.size).astype(np.float32)
+    x[rng.choice(forbidden, 30, replace=False)] += 4.0
+    ref = reference_distribution(x, allowed, SamplingParams(**kw))
+    ms = MaskedSampler(seed=9, compute_weights=False, **kw)
+    samples = draw(ms, torch.from_numpy(x), m, 3000)
+    assert chi2_pvalue(counts_of(samples, len(ref)), ref) > 1e-4
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
 @pytest.mark.parametrize("wide", [False, True])
 def test_non_finite_logits_raise_invalid_argument(bad, wide, gpt2_vocab):

@@ -262,6 +262,29 @@ def test_top_k_threshold_matches_sorted(n, k, kind, rows, seed):
         assert tr.top_k_threshold(x, k) == np.sort(x)[n - k]
 
 
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(n=st.integers(1, 2000), k=st.integers(1, 60), neginf=st.floats(0.0, 0.99),
+       rows=st.integers(1, 8), seed=st.integers(0, 2**31))
+def test_top_k_ids_match_definition(n, k, neginf, rows, seed):
+    """top_k_ids: the finite values at or above the k-th largest (every finite one when
+    fewer than k are), ascending, on rows with many -inf entries, ties and the largest
+    values in the remainder, small layouts forced."""
+    from bytegram.samplers import truncation as tr
+
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.standard_normal(n) * 2).astype(np.float32)
+    x[-max(1, n // 40):] += 6
+    x[rng.random(n) < neginf] = -np.inf
+    finite = np.flatnonzero(x > -np.inf)
+    if k >= len(finite):
+        want = finite
+    else:
+        want = np.flatnonzero(x >= np.sort(x[finite])[len(finite) - k])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tr, "_TOP_K_ROWS", rows)
+        assert np.array_equal(tr.top_k_ids(x, k), want)
+
+
 def test_top_k_threshold_large_rows():
     """Vocabulary-sized rows with the default layout (the column path for small k, one
     selection for large k), with and without a remainder, flat, peaked, on a grid."""

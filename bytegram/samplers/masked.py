@@ -38,6 +38,7 @@ from .base import (NO_TOKEN, Sample, SamplingParams, check_matchers, check_top, 
 from .categorical import _block_sums, _draw_weights, _lse, categorical, truncated_index
 from .transforms import (_allowed_values, _as_2d, _host_numpy, _penalize_np,
                          apply_bitmask, masked_copy, zero_forbidden)
+from .truncation import top_k_ids
 
 __all__ = ["MaskedSampler"]
 
@@ -157,7 +158,9 @@ class MaskedSampler:
                 row *= p.inv_temperature
             if trunc:
                 check_top(float(row.max()))
-                ids = np.flatnonzero(row > -np.inf)
+                # with top-k, its few values only (top-p and min-p act within them)
+                ids = np.flatnonzero(row > -np.inf) if p.top_k is None \
+                    else top_k_ids(row, p.top_k)
                 tok = int(ids[truncated_index(row[ids], p, self.rng)]) if len(ids) else NO_TOKEN
             else:
                 tok = self._draw_applied(row, words, sparse=False)
