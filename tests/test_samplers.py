@@ -635,11 +635,12 @@ def test_masked_batch_of_wide_rows(gpt2_vocab):
 
 
 @pytest.mark.parametrize("kw", [dict(top_k=20), dict(top_k=20, top_p=0.8),
-                                dict(top_k=30, min_p=0.2, temperature=0.8)])
+                                dict(top_k=30, min_p=0.2, temperature=0.8), dict(min_p=0.05)])
 def test_masked_top_k_on_wide_rows(kw, gpt2_vocab):
     """MaskedSampler without weights, top-k on GPT-2-sized rows with a dense mask (the kept
-    set read off the columns near the top, then top-p or min-p within it) against the
-    reference distribution; forbidden tokens sit among the largest logits."""
+    set read off the columns near the top, then top-p or min-p within it), and min-p alone
+    (the values above its threshold), against the reference distribution; forbidden tokens
+    sit among the largest logits."""
     m = bytegram.compile(Grammar.from_regex(r"[a-z ]+"), gpt2_vocab).matcher()
     allowed = m.allowed_ids()
     forbidden = np.setdiff1d(np.arange(gpt2_vocab.size), allowed)

@@ -38,7 +38,7 @@ from .base import (NO_TOKEN, Sample, SamplingParams, check_matchers, check_top, 
 from .categorical import _block_sums, _draw_weights, _lse, categorical, truncated_index
 from .transforms import (_allowed_values, _as_2d, _host_numpy, _penalize_np,
                          apply_bitmask, masked_copy, zero_forbidden)
-from .truncation import top_k_ids
+from .truncation import min_p_threshold, top_k_ids
 
 __all__ = ["MaskedSampler"]
 
@@ -157,10 +157,16 @@ class MaskedSampler:
             if scale:
                 row *= p.inv_temperature
             if trunc:
-                check_top(float(row.max()))
-                # with top-k, its few values only (top-p and min-p act within them)
-                ids = np.flatnonzero(row > -np.inf) if p.top_k is None \
-                    else top_k_ids(row, p.top_k)
+                top = float(row.max())
+                check_top(top)
+                # the values a truncation may keep: with top-k its few values (top-p and min-p
+                # act within them); with min-p alone those above its threshold; else all
+                if p.top_k is not None:
+                    ids = top_k_ids(row, p.top_k)
+                elif p.top_p is None and top > -math.inf:
+                    ids = np.flatnonzero(row >= min_p_threshold(top, p.min_p))
+                else:
+                    ids = np.flatnonzero(row > -np.inf)
                 tok = int(ids[truncated_index(row[ids], p, self.rng)]) if len(ids) else NO_TOKEN
             else:
                 tok = self._draw_applied(row, words, sparse=False)
