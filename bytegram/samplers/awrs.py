@@ -218,7 +218,7 @@ class AdaptiveRejectionSampler(RowPreparation):
                 # one with-replacement attempt first: an unconstrained draw from softmax(s),
                 # kept if allowed (rejection sampling); otherwise the Gumbel stream below
                 # starts afresh, which is exact whatever happened before (module docstring)
-                j, tok = ctx.draw(self._uniform, self.rng, self._FIRST_ATTEMPTS)
+                j, tok = ctx.draw(self.rng, self._FIRST_ATTEMPTS)
                 if tok >= 0:
                     ok = is_allowed(tok)
                     checks = 1

@@ -287,8 +287,7 @@ class _Row:
         keep &= ok
         return np.where(ok, ids, -1), keep
 
-    def draw(self, uniform: Callable[[], float], rng: np.random.Generator,
-             tries: int) -> tuple[int, int]:
+    def draw(self, rng: np.random.Generator, tries: int) -> tuple[int, int]:
         """One draw from softmax(s) over the whole row, by i.i.d. attempts: a candidate in
         proportion to its weight, or (in proportion to ``env``) a tail point, kept with its
         thinning probability. Returns (candidate position or -1, token id); (-1, -1) when
@@ -298,7 +297,10 @@ class _Row:
 
         When the tail outweighs the candidates, the attempts are taken in runs: the number
         of tail attempts before the next candidate attempt is geometric, and a run of tail
-        points is searched for its first kept one at once (``tail_run``): the same process."""
+        points is searched for its first kept one at once (``tail_run``): the same process.
+        Scalar uniforms come from ``self.uniform``, vectors and geometric counts from
+        ``rng``."""
+        uniform = self.uniform
         cum = self.cum_list or self.masses()
         big_w = self.W
         total = big_w + self.env
@@ -650,7 +652,7 @@ class LazyCategorical(RowPreparation):
         ctx = self._prepare(row, None)
         if ctx is None:
             return -1
-        return ctx.draw(self._uniform, self.rng, self.MAX_ATTEMPTS)[1]
+        return ctx.draw(self.rng, self.MAX_ATTEMPTS)[1]
 
     def draw_allowed(self, row: np.ndarray, words: np.ndarray,
                      pen: np.ndarray | None = None) -> int:
@@ -665,10 +667,10 @@ class LazyCategorical(RowPreparation):
         ctx = self._prepare(row, pen)
         if ctx is None:
             return -1
-        uniform, rng = self._uniform, self.rng
+        rng = self.rng
         n_words = len(words)
         for _ in range(self.MAX_REJECTIONS + 1):
-            tok = ctx.draw(uniform, rng, self.MAX_ATTEMPTS)[1]
+            tok = ctx.draw(rng, self.MAX_ATTEMPTS)[1]
             if tok < 0:
                 return -1
             w = tok >> 5
