@@ -218,13 +218,12 @@ class _Row:
         [0, 1) (``next_tail`` passes the owner's buffered stream: ``rng.random()`` costs
         ~1 us a call)."""
         glob = self.glob_rate
-        random = uniform
         if glob is not None:
-            i = _below(random(), self.v)
+            i = _below(uniform(), self.v)
             bound = glob
         else:
             blocks = self._blocks()
-            u = random() * self.env
+            u = uniform() * self.env
             b = bisect_right(blocks, u)
             if b >= len(blocks):  # past the blocks (the slack of ``env``): no token
                 return -1
@@ -234,20 +233,20 @@ class _Row:
             ncol = lay.cols
             if b * lay.blk >= ncol:  # the remainder past rows * cols
                 c = ncol
-                i = lay.rows * ncol + _below(random(), lay.n_rem)
+                i = lay.rows * ncol + _below(uniform(), lay.n_rem)
             else:
                 slots = self._block_cum(b)
                 j = bisect_right(slots, u / lay.rows)
                 if j >= len(slots):  # past the block's slots (its slack): no token
                     return -1
                 c = b * lay.blk + j
-                i = _below(random(), lay.rows) * ncol + c
+                i = _below(uniform(), lay.rows) * ncol + c
             bound = float(self.env_rate[c])
         x = self.row[i]
         if not x < self.tau_raw or (self.pen and i in self.pen):
             return -1
         s = float(x * self.inv) if self.inv != 1 else float(x)
-        return i if random() * bound < _exp(s - self.M) else -1
+        return i if uniform() * bound < _exp(s - self.M) else -1
 
     def propose_many(self, rng: np.random.Generator, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``k`` envelope points at once: token ids (-1 off the tail) and keep decisions."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from itertools import accumulate
-from typing import Any
 
 import numpy as np
 
@@ -87,7 +86,7 @@ def _draw_weights(w: np.ndarray, rng: np.random.Generator,
         return min(i, n - 1)
     b_len = _CAT_BLOCK
     if sums is None:
-        sums = _block_sums(w, np.float32)
+        sums = _block_sums(w)
     cum = np.cumsum(sums, dtype=np.float64)
     cum *= 1.0 + b_len * 2.0 ** -23  # each block's bound: a float32 sum of <= b_len terms
     total = float(cum[-1])
@@ -103,14 +102,14 @@ def _draw_weights(w: np.ndarray, rng: np.random.Generator,
             return lo + int(exact.searchsorted(u, side="right"))
 
 
-def _block_sums(w: np.ndarray, dtype: Any = np.float64) -> np.ndarray:
-    """Sums of the consecutive blocks of ``_CAT_BLOCK`` values of ``w`` (the last one may
-    be shorter), accumulated in ``dtype``."""
+def _block_sums(w: np.ndarray) -> np.ndarray:
+    """float32 sums of the consecutive blocks of ``_CAT_BLOCK`` values of ``w`` (the last
+    one may be shorter): the sums ``_draw_weights``' bound is written for."""
     b_len = _CAT_BLOCK
     full, rest = divmod(len(w), b_len)
-    sums = np.add.reduce(w[: full * b_len].reshape(full, b_len), axis=1, dtype=dtype)
+    sums = np.add.reduce(w[: full * b_len].reshape(full, b_len), axis=1, dtype=np.float32)
     if rest:
-        sums = np.append(sums, np.add.reduce(w[full * b_len:], dtype=dtype))
+        sums = np.append(sums, np.add.reduce(w[full * b_len:], dtype=np.float32))
     return sums
 
 

@@ -216,7 +216,7 @@ class MaskedSampler:
                 allowed = float(np.add.reduce(w, dtype=np.float64))
             else:
                 w = zero_forbidden(e, words)
-                sums = _block_sums(w, np.float32)  # (shared with the draw)
+                sums = _block_sums(w)  # (shared with the draw)
                 allowed = float(np.add.reduce(sums, dtype=np.float64))
             if not allowed >= self._TINY_MASS:  # (0 too: nothing allowed, or underflow)
                 prev = None if prev_ids is None else [prev_ids[i]]
