@@ -354,25 +354,27 @@ def test_lazy_categorical_draw_allowed_matches_masked_softmax(peaked, gain):
     assert chi2_pvalue(np.bincount(ids, minlength=v), p) > 1e-4
 
 
-@pytest.mark.parametrize("direct,block", [(4096, 128), (16, 8), (16, 7)])
-def test_categorical_matches_softmax(monkeypatch, direct, block):
+@pytest.mark.parametrize("direct,rows", [(4096, 64), (16, 8), (16, 7)])
+def test_categorical_matches_softmax(monkeypatch, direct, rows):
     """categorical() against softmax: one running sum, and the two-level search (block
-    bounds, a uniform past a block's exact sum drawn again) with blocks of 8 or 7 values
-    (a partial last block), on rows with -inf entries, a dominant token at a block's end,
-    and a flat row, with and without a floor (a truncation threshold); an all -inf row
-    gives -1."""
+    bounds, a uniform past a block's exact sum drawn again) with blocks the columns of
+    8 rows (a remainder block of 3 values) or 7 rows (none), on rows with -inf entries,
+    a dominant token at a block's end or in the remainder, and a flat row, with and
+    without a floor (a truncation threshold); an all -inf row gives -1."""
     from bytegram.samplers import categorical as cat_mod
 
     monkeypatch.setattr(cat_mod, "_CAT_DIRECT", direct)
-    monkeypatch.setattr(cat_mod, "_CAT_BLOCK", block)
+    monkeypatch.setattr(cat_mod, "_CAT_ROWS", rows)
     rng = np.random.default_rng(11)
     x0 = (rng.standard_normal(203) * 2.0).astype(np.float32)
     x1 = x0.copy()
     x1[rng.random(203) < 0.5] = -np.inf
     x2 = np.full(203, -3.0, dtype=np.float32)
-    x2[block - 1] = 4.0  # (most of the mass on the last token of the first block)
+    x2[(rows - 1) * (203 // rows)] = 4.0  # (most of the mass on the last token of block 0)
     x3 = (rng.standard_normal(203) * 0.1).astype(np.float32)
-    for x in (x0, x1, x2, x3):
+    x4 = np.full(203, -3.0, dtype=np.float32)
+    x4[-2:] = (3.0, 4.0)  # (most of the mass in the remainder block, with 8 rows)
+    for x in (x0, x1, x2, x3, x4):
         p = np.exp(x.astype(np.float64) - x.max())
         p /= p.sum()
         draws = [cat_mod.categorical(x, rng) for _ in range(6000)]

@@ -35,7 +35,8 @@ from ..masks.bitmask import unpack_ids
 from .awrs_row import LazyCategorical
 from .base import (NO_TOKEN, Sample, SamplingParams, check_matchers, check_top, make_rng,
                    normalize_prev_ids)
-from .categorical import _block_sums, _draw_weights, _lse, categorical, truncated_index
+from .categorical import (_block_sums, _draw_weights, _lse, _sum32, categorical,
+                          truncated_index)
 from .transforms import (_allowed_values, _as_2d, _host_numpy, _penalize_np,
                          apply_bitmask, masked_copy, zero_forbidden)
 from .truncation import min_p_threshold, top_k_ids
@@ -181,9 +182,9 @@ class MaskedSampler:
         (``zero_forbidden``; a sparse mask gathers its allowed entries instead), and what is
         left gives the allowed mass and the draw (``_draw_weights``). This saves a second
         pass of exponentials and a masked copy of the logits. The sums over the row are
-        float32 (numpy's pairwise summation, and blocks of 128 values: relative errors of a
-        few 1e-6 at worst, ~1e-8 measured; float64 accumulation costs twice as much, ~40 us
-        more per 128k row). When the allowed mass is below ``_TINY_MASS`` of the
+        float32 sums of 64 values, the strided columns that the draw's blocks are too
+        (``_block_sums``), added in float64: relative errors of a few 1e-6 at worst, ~1e-8
+        measured; float64 accumulation costs four times as much. When the allowed mass is below ``_TINY_MASS`` of the
         top token's weight (float32 exponentials would lose it), the row takes the log-space
         path (``_sample_prepared``)."""
         p = self.params
@@ -207,7 +208,7 @@ class MaskedSampler:
                 continue
             np.subtract(s, np.float32(mx), out=e)
             np.exp(e, out=e)
-            total = float(np.add.reduce(e))  # (float32, pairwise: see the docstring)
+            total = _sum32(e)  # (float32 column sums: see the docstring)
             words = bitmask[i]
             ids = sums = None
             if np.count_nonzero(words) <= self._SPARSE_WORDS:
