@@ -271,6 +271,35 @@ def run_truncated(walks, repeat: int, seed: int) -> dict:
     return res
 
 
+def run_floors(walks, repeat: int) -> dict:
+    """Lower bounds on one exact draw from a hot row, on the same rows as ``run``: one max
+    pass over the row (an exact sampler must read every logit at least once), the column
+    maxima of a ``[64, V // 64]`` layout (AWRS's one pass), a numpy call on a few values
+    (the fixed cost of each of the dozen calls AWRS makes), one ``is_allowed`` check."""
+    res = {k: [] for k in ("max", "colmax", "call", "check")}
+    few = np.zeros(8, dtype=np.float32)
+    for compiled, steps in walks:
+        v = steps[0][1].shape[0]
+        hot = np.empty(v, dtype=np.float32)
+        cols = hot[: 64 * (v // 64)].reshape(64, -1)
+        bodies = {"max": lambda t, m: hot.max(),
+                  "colmax": lambda t, m: np.maximum.reduce(cols, axis=0),
+                  "call": lambda t, m: few.max()}
+        for key, body in bodies.items():
+            for rep in range(1 + repeat):
+                timed_walk_of(compiled, steps, res[key] if rep else None,
+                              lambda t: np.copyto(hot, t.numpy()), body)
+        for rep in range(1 + repeat):  # the walk's own token (allowed), before accepting it
+            m = compiled.matcher()
+            for tok, _, _ in steps:
+                t0 = time.perf_counter()
+                m.is_allowed(tok)
+                if rep:
+                    res["check"].append(time.perf_counter() - t0)
+                m.accept(tok)
+    return res
+
+
 def p50(xs):
     return statistics.median(xs)
 
@@ -326,6 +355,14 @@ def main(argv: list[str] | None = None) -> None:
             m, a = r[(name, "masked")], r[(name, "awrs")]
             print(f"| {FAMILIES[family]} | {regime} | {name} | {us(p50(m))} "
                   f"| {us(float(np.mean(m)))} | {us(p50(a))} | {us(float(np.mean(a)))} |")
+    print("\n### Floors: parts of any exact draw, hot rows, peaked logits, p50\n")
+    print("| grammars | one max pass | column maxima [64, V/64] | a numpy call on 8 values "
+          "| one is_allowed |")
+    print("|---|---|---|---|---|")
+    for family in FAMILIES:
+        r = run_floors(walks[(family, "peaked")], args.repeat)
+        print(f"| {FAMILIES[family]} | {us(p50(r['max']))} | {us(p50(r['colmax']))} "
+              f"| {us(p50(r['call']))} | {us(p50(r['check']))} |")
     print("\nMasked sampling: the whole MaskedSampler(compute_weights=False) call (mask, apply, "
           "draw), as bytegram.generate makes it, on hot rows; fill+apply are its first two "
           "parts alone. ")
@@ -333,6 +370,11 @@ def main(argv: list[str] | None = None) -> None:
           "the checks, the weight estimate and any fallback to the mask. Hot: the row copied "
           "into a buffer just before each call (untimed), as a model's fresh output would be "
           "in the CPU caches; otherwise the stored rows, which the other walks evict.")
+    print("Floors: a sampler that is exact must read every logit once (a max pass at "
+          "least); AWRS's pass also keeps the column maxima that bound the tail, and its "
+          "candidates, envelope, draw and weight estimate take a dozen more numpy calls, "
+          "each with the fixed cost shown, plus two checks at least (the draw and the "
+          "estimate's second acceptance).")
 
 
 if __name__ == "__main__":
