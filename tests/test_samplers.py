@@ -586,8 +586,8 @@ def test_reproducible_and_caller_logits_untouched():
 
 @pytest.mark.parametrize("scale", [1.0, 4.0])
 def test_masked_weight_on_vocabulary_sized_rows(scale, gpt2_vocab):
-    """The exact weight on GPT-2-sized rows (float32 exponentials, float32 pairwise and
-    block sums) against float64 sums: within 1e-5 in log space, for a dense mask (letters
+    """The exact weight on GPT-2-sized rows (float32 exponentials, float32 column sums)
+    against float64 sums: within 1e-5 in log space, for a dense mask (letters
     and spaces) and a sparse one (digits), flat and peaked logits; MaskedSampler without
     and with a truncation, and AWRS's masked fallback."""
     rng = np.random.default_rng(int(scale))
@@ -604,6 +604,31 @@ def test_masked_weight_on_vocabulary_sized_rows(scale, gpt2_vocab):
             assert s.token_id in set(allowed.tolist())
             assert isinstance(sampler, MaskedSampler) or s.fell_back
             assert s.log_weight == pytest.approx(want, abs=1e-5), (pattern, scale, sampler)
+
+
+@pytest.mark.parametrize("scale", [0.5, 4.0])
+@pytest.mark.parametrize("kw", [dict(), dict(temperature=0.7, repetition_penalty=1.3)])
+def test_row_mass_within_its_bound(scale, kw):
+    """AWRS's row mass for top-p (float32 exponentials and column sums) within half its
+    stated error bound of the float64 sum, on GPT-2-sized rows with -inf entries, flat and
+    peaked, plain and with a temperature and a penalty (the certified scan relies on it)."""
+    from bytegram.samplers import awrs as awrs_mod
+
+    rng = np.random.default_rng(int(scale * 10) + len(kw))
+    v = 50257
+    x = (rng.standard_normal(v) * scale).astype(np.float32)
+    x[rng.random(v) < 0.1] = -np.inf
+    x[:3] = (9.0, 8.5, 8.0)
+    aw = AdaptiveRejectionSampler(seed=0, top_p=0.9, **kw)
+    pen = np.array([1, 7, 500, 40000]) if kw else None
+    ctx = aw._prepare(x, pen)
+    s = x.astype(np.float64)
+    if pen is not None:
+        s[pen] = np.where(s[pen] > 0, s[pen] / 1.3, s[pen] * 1.3)
+    s = (s.astype(np.float32) * aw._inv).astype(np.float64)
+    want = float(np.exp(s - ctx.M).sum())
+    got = aw._row_mass(ctx, x, pen)
+    assert abs(got - want) <= 0.5 * awrs_mod._ROW_MASS_REL_ERR * want, (got, want)
 
 
 def test_masked_batch_of_wide_rows(gpt2_vocab):

@@ -184,9 +184,9 @@ class MaskedSampler:
         pass of exponentials and a masked copy of the logits. The sums over the row are
         float32 sums of 64 values, the strided columns that the draw's blocks are too
         (``_block_sums``), added in float64: relative errors of a few 1e-6 at worst, ~1e-8
-        measured; float64 accumulation costs four times as much. When the allowed mass is below ``_TINY_MASS`` of the
-        top token's weight (float32 exponentials would lose it), the row takes the log-space
-        path (``_sample_prepared``)."""
+        measured; float64 accumulation costs four times as much. When the allowed mass is
+        below ``_TINY_MASS`` of the top token's weight (float32 exponentials would lose it),
+        the row takes the log-space path (``_sample_prepared``)."""
         p = self.params
         host, bitmask, pens = self._start(x, matchers, prev_ids)
         v = host.shape[1]
