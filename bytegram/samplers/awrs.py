@@ -66,8 +66,9 @@ from ..errors import InvalidArgument
 from .base import NO_TOKEN, Sample, SamplingParams, check_matchers, make_rng, normalize_prev_ids
 from .awrs_order import _Scan, _Stream
 from .awrs_row import RowPreparation, _Row, uniforms
-from .categorical import _lse, _sum32, categorical, exact_log_z, truncated_index
+from .categorical import _lse, categorical, exact_log_z, truncated_index
 from .masked import MaskedSampler
+from .sums import MASS32_REL_ERR, sum32
 from .transforms import _allowed_values, _as_2d, _host_numpy, _penalize_np
 from .truncation import min_p_threshold, top_p_cutoff
 
@@ -75,14 +76,6 @@ __all__ = ["AdaptiveRejectionSampler"]
 
 _NEG_INF = float("-inf")
 _F32 = np.dtype(np.float32)
-
-
-# _row_mass's relative error bound, twice a worst case: a float32 exponential is within
-# ~4 ulps (2.4e-7), rounding the difference s - M to float32 changes exp(s - M) by up to
-# |s - M| * 2**-24, whose mass-weighted mean is at most about ln(V) + 1 (~13, 7.7e-7), and
-# the float32 column sums of _sum32 (at most 64 nonnegative terms each) are within 63 * 2**-24
-# (3.8e-6) of the mass they add up
-_ROW_MASS_REL_ERR = 1e-5
 
 
 class AdaptiveRejectionSampler(RowPreparation):
@@ -562,7 +555,7 @@ class AdaptiveRejectionSampler(RowPreparation):
         ctx.masses()
         w = ctx.w
         total = self._row_mass(ctx, row, pen)
-        slack = _ROW_MASS_REL_ERR * total  # (rem bounds the unscanned mass from above)
+        slack = MASS32_REL_ERR * total  # (rem bounds the unscanned mass from above)
         scanned = 0.0
         cum: list[float] = []
         a = 0.0
@@ -597,9 +590,9 @@ class AdaptiveRejectionSampler(RowPreparation):
                 return [k for k in sc.kept if ctx.s_f32[k] >= thr]
 
     def _row_mass(self, ctx: _Row, row: np.ndarray, pen: Any) -> float:
-        """Total mass sum(exp(s - M)) of the row (one pass), within ``_ROW_MASS_REL_ERR``:
-        float32 differences and exponentials, summed by ``_sum32`` (float64 exponentials
-        cost ~190 us per 128k values here, float32 ~70 us; a float64 sum ~40 us, ``_sum32``
+        """Total mass sum(exp(s - M)) of the row (one pass), within ``MASS32_REL_ERR``:
+        float32 differences and exponentials, summed by ``sums.sum32`` (float64 exponentials
+        cost ~190 us per 128k values here, float32 ~70 us; a float64 sum ~40 us, ``sum32``
         ~17 us). Without a penalty or temperature the row is read as it is (no product)."""
         mx = np.float32(ctx.M)
         if pen is None and not self._scaled:
@@ -610,7 +603,7 @@ class AdaptiveRejectionSampler(RowPreparation):
                 s[pen] = _penalize_np(row[pen], self.params.repetition_penalty) * ctx.inv
             s -= mx
         np.exp(s, out=s)
-        return _sum32(s)
+        return sum32(s)
 
 
 def _zeroed(w: Any, idx: list[int]) -> Any:

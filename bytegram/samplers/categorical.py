@@ -5,7 +5,7 @@ threshold), ``truncated_index`` (the draw after top-k / top-p / min-p), ``_draw_
 (nonnegative weights: one running sum, or a two-level search over blocks), and the
 logsumexp ``_lse`` / ``exact_log_z`` of the exact weights. Exponentials are float32
 (within a few ulps); the running sums of the draws are float64; long sums are float32
-column sums, then float64 (``_sum32``).
+column sums, then float64 (``sums``).
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from itertools import accumulate
 import numpy as np
 
 from .base import SamplingParams
+from .sums import ROWS, column_sums, sum32
 from .truncation import truncation_threshold
 
 __all__ = ["categorical", "truncated_index", "exact_log_z"]
 
 _NEG_INF = float("-inf")
 _CAT_DIRECT = 4096  # categorical: vectors up to this long take one running sum
-_CAT_ROWS = 64  # two-level search: blocks are the columns of [_CAT_ROWS, n // _CAT_ROWS]
+_CAT_ROWS = ROWS  # two-level search: blocks are the columns of [_CAT_ROWS, n // _CAT_ROWS]
 
 
 def categorical(values: np.ndarray, rng: np.random.Generator, *,
@@ -110,43 +111,23 @@ def _draw_weights(w: np.ndarray, rng: np.random.Generator,
 
 def _block_sums(w: np.ndarray) -> np.ndarray:
     """float32 sums of the blocks of ``w`` (at least ``_CAT_ROWS`` values) that
-    ``_draw_weights`` searches: the columns of its first ``r * c`` values laid out as
-    ``[r, c]`` (``r = _CAT_ROWS``, ``c = len(w) // r``; column ``j`` holds ``j, j + c,
-    ...``), then the remainder (fewer than ``r`` values) as one last block. Strided columns,
-    as numpy sums them in one vectorized pass over the rows (~10 us for 128k float32);
-    sums of consecutive blocks, along the contiguous axis, cost ~4x more. Each is a float32
-    sum of at most ``r`` terms, within ``(r - 1)`` float32 ulps of its exact value whatever
-    the order of its additions: the bound ``_draw_weights`` is written for."""
-    r = _CAT_ROWS
-    c = len(w) // r
-    sums = np.add.reduce(w[: r * c].reshape(r, c), axis=0, dtype=np.float32)
-    if len(w) > r * c:
-        sums = np.append(sums, np.add.reduce(w[r * c:], dtype=np.float32))
-    return sums
-
-
-def _sum32(e: np.ndarray) -> float:
-    """The sum of float32 values (nonnegative: exponentials): float32 sums of at most
-    ``_CAT_ROWS`` terms each (``_block_sums`` for long vectors, else numpy's pairwise sum),
-    added in float64. Relative error below ``_CAT_ROWS`` float32 ulps (4e-6) at worst,
-    ~1e-8 typical; twice as fast as numpy's pairwise float32 sum of a 128k row (~10 against
-    ~22 us), and a float64 sum of every value costs four times as much."""
-    if len(e) <= _CAT_DIRECT:
-        return float(np.add.reduce(e))
-    return float(np.add.reduce(_block_sums(e), dtype=np.float64))
+    ``_draw_weights`` searches: the columns of its ``[_CAT_ROWS, len(w) // _CAT_ROWS]``
+    layout, then the remainder (``sums.column_sums``), each within ``_CAT_ROWS - 1``
+    float32 ulps of its exact value: the bound ``_draw_weights`` is written for."""
+    return column_sums(w, _CAT_ROWS)
 
 
 def _lse(vals: np.ndarray, mx: float) -> float:
     """logsumexp of a float32 vector whose maximum is ``mx`` (-inf for an all -inf vector):
     float32 differences and exponentials (each within a few float32 ulps, ~1e-7 relative),
-    summed by ``_sum32`` (relative error of a few 1e-6 at worst, ~1e-8 measured). Float64
+    summed by ``sums.sum32`` (relative error of a few 1e-6 at worst, ~1e-8 measured). Float64
     exponentials cost 2-3x more here (~150 against ~60 us per 128k values, ~1 ms when
     their megabyte temporaries page-fault), for a precision no weight needs."""
     if mx == -math.inf:
         return _NEG_INF
     e = np.subtract(vals, np.float32(mx), dtype=np.float32)
     np.exp(e, out=e)
-    return mx + math.log(_sum32(e))
+    return mx + math.log(sum32(e))
 
 
 def exact_log_z(work_row: np.ndarray, allowed_row: np.ndarray) -> float:

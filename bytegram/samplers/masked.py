@@ -35,8 +35,8 @@ from ..masks.bitmask import unpack_ids
 from .awrs_row import LazyCategorical
 from .base import (NO_TOKEN, Sample, SamplingParams, check_matchers, check_top, make_rng,
                    normalize_prev_ids)
-from .categorical import (_block_sums, _draw_weights, _lse, _sum32, categorical,
-                          truncated_index)
+from .categorical import _block_sums, _draw_weights, _lse, categorical, truncated_index
+from .sums import sum32
 from .transforms import (_allowed_values, _as_2d, _host_numpy, _penalize_np,
                          apply_bitmask, masked_copy, zero_forbidden)
 from .truncation import min_p_threshold, top_k_ids
@@ -208,7 +208,7 @@ class MaskedSampler:
                 continue
             np.subtract(s, np.float32(mx), out=e)
             np.exp(e, out=e)
-            total = _sum32(e)  # (float32 column sums: see the docstring)
+            total = sum32(e)  # (float32 column sums: see the docstring)
             words = bitmask[i]
             ids = sums = None
             if np.count_nonzero(words) <= self._SPARSE_WORDS:
