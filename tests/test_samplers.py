@@ -661,19 +661,25 @@ def test_masked_batch_of_wide_rows(gpt2_vocab):
         assert chi2_pvalue(np.bincount(toks[:, r], minlength=len(ref)), ref) > 1e-4
 
 
-@pytest.mark.parametrize("kw", [dict(top_k=20), dict(top_k=20, top_p=0.8),
-                                dict(top_k=30, min_p=0.2, temperature=0.8), dict(min_p=0.05)])
-def test_masked_top_k_on_wide_rows(kw, gpt2_vocab):
-    """MaskedSampler without weights, top-k on GPT-2-sized rows with a dense mask (the kept
-    set read off the columns near the top, then top-p or min-p within it), and min-p alone
-    (the values above its threshold), against the reference distribution; forbidden tokens
-    sit among the largest logits."""
+@pytest.mark.parametrize("kw,peaked", [
+    (dict(top_k=20), False), (dict(top_k=20, top_p=0.8), False),
+    (dict(top_k=30, min_p=0.2, temperature=0.8), False), (dict(min_p=0.05), False),
+    (dict(top_p=0.9), False), (dict(top_p=0.9), True),
+    (dict(top_p=0.6, min_p=0.3, temperature=0.8), True)])
+def test_masked_truncations_on_wide_rows(kw, peaked, gpt2_vocab):
+    """MaskedSampler without weights on GPT-2-sized rows with a dense mask, against the
+    reference distribution: top-k (the kept set read off the columns near the top, then
+    top-p or min-p within it), min-p alone (the values above its threshold), top-p (with
+    min-p) from the values near the top when 40 allowed logits stand out (peaked), else
+    from every allowed value; forbidden tokens sit among the largest logits."""
     m = bytegram.compile(Grammar.from_regex(r"[a-z ]+"), gpt2_vocab).matcher()
     allowed = m.allowed_ids()
     forbidden = np.setdiff1d(np.arange(gpt2_vocab.size), allowed)
     rng = np.random.default_rng(8)
     x = rng.standard_normal(gpt2_vocab.size).astype(np.float32)
     x[rng.choice(forbidden, 30, replace=False)] += 4.0
+    if peaked:
+        x[rng.choice(allowed, 40, replace=False)] += 7.0
     ref = reference_distribution(x, allowed, SamplingParams(**kw))
     ms = MaskedSampler(seed=9, compute_weights=False, **kw)
     samples = draw(ms, torch.from_numpy(x), m, 3000)

@@ -195,15 +195,20 @@ def sorted_top_p_cut(x: np.ndarray, p: float) -> float:
     return float(kv[min(int(np.count_nonzero(c < p * c[-1])), len(kv) - 1)])
 
 
-@settings(max_examples=200, derandomize=True, deadline=None)
-@given(n=st.integers(1, 400), kind=st.sampled_from(["normal", "grid", "peaked", "equal"]),
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(n=st.integers(1, 400),
+       kind=st.sampled_from(["normal", "grid", "peaked", "equal", "neginf"]),
        p=st.floats(0.01, 0.999), sort_max=st.sampled_from([4, 16, 64]),
        bins=st.sampled_from([2, 4, 16, 256]), chunk=st.sampled_from([5, 64, 16384]),
-       seed=st.integers(0, 2**31))
-def test_top_p_threshold_matches_sorted(n, kind, p, sort_max, bins, chunk, seed):
-    """top_p_threshold (mass histograms, then a sort of one bin) gives the sorted cutoff;
-    small thresholds force several rounds, the sort of a bin holding most values, and
-    regions of one repeated value."""
+       windows=st.sampled_from([(12.0, 6.0), (50.0, 3.0, 1.0, 0.25), ()]),
+       rel_err=st.sampled_from([1e-5, 0.2]), seed=st.integers(0, 2**31))
+def test_top_p_threshold_matches_sorted(n, kind, p, sort_max, bins, chunk, windows, rel_err,
+                                        seed):
+    """top_p_threshold (the values near the top alone, or mass histograms, then a sort of
+    one bin) gives the sorted cutoff; small thresholds force several rounds, the sort of a
+    bin holding most values, and regions of one repeated value; windows from wide to very
+    narrow (or none: the histograms alone), and a total's error bound so loose that the
+    near-top path can rarely certify its cut; -inf entries (never kept)."""
     from bytegram.samplers import truncation as tr
 
     rng = np.random.default_rng(seed)
@@ -214,22 +219,49 @@ def test_top_p_threshold_matches_sorted(n, kind, p, sort_max, bins, chunk, seed)
         x[: max(1, n // 50)] += 12
     elif kind == "equal":
         x[: n // 2] = x[0]
+    elif kind == "neginf":
+        x[1:][rng.random(n - 1) < 0.4] = -np.inf
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(tr, "_TOP_P_SORT", sort_max)
         mp.setattr(tr, "_TOP_P_BINS", bins)
         mp.setattr(tr, "_TOP_P_CHUNK", chunk)
+        mp.setattr(tr, "_TOP_P_WINDOWS", windows)
+        mp.setattr(tr, "MASS32_REL_ERR", rel_err)
         assert float(tr.top_p_threshold(x, p)) == sorted_top_p_cut(x, p)
 
 
+def test_top_p_near_top_certifies_peaked_rows():
+    """On vocabulary-sized rows whose top holds the mass (a few values far above the rest,
+    with -inf entries), the near-top path alone gives the sorted cutoff (no histograms),
+    at every p; on a flat row it declines (too many values near the top)."""
+    from bytegram.samplers import truncation as tr
+
+    rng = np.random.default_rng(8)
+    x = (rng.standard_normal(128_256) * 2).astype(np.float32)
+    x[rng.random(len(x)) < 0.3] = -np.inf
+    x[rng.choice(len(x), 40, replace=False)] += rng.uniform(16, 22, 40).astype(np.float32)
+    mx = float(x.max())
+    for p in (0.1, 0.5, 0.9, 0.95, 0.99):
+        got = tr._top_p_near_top(x, mx, p)
+        assert got is not None and float(got) == sorted_top_p_cut(x, p), p
+    flat = (rng.standard_normal(128_256) * 0.5).astype(np.float32)
+    assert tr._top_p_near_top(flat, float(flat.max()), 0.9) is None
+
+
 def test_top_p_threshold_large_rows():
-    """Vocabulary-sized rows with the default thresholds: flat, peaked, on a grid."""
+    """Vocabulary-sized rows with the default thresholds: flat, on a grid, peaked with -inf
+    entries."""
     from bytegram.samplers.truncation import top_p_threshold
 
     rng = np.random.default_rng(5)
-    for n, scale, grid in ((128_256, 1.0, False), (60_000, 3.0, False), (50_000, 1.0, True)):
+    for n, scale, grid in ((128_256, 1.0, False), (60_000, 3.0, False), (50_000, 1.0, True),
+                           (128_256, 3.0, None)):
         x = (rng.standard_normal(n) * scale).astype(np.float32)
         if grid:
             x = np.round(x * 4).astype(np.float32)
+        elif grid is None:  # peaked, with -inf entries (a masked row)
+            x[: 30] += 10
+            x[rng.random(n) < 0.5] = -np.inf
         for p in (0.3, 0.9, 0.99):
             assert float(top_p_threshold(x, p)) == sorted_top_p_cut(x, p)
 

@@ -39,7 +39,7 @@ from .categorical import _block_sums, _draw_weights, _lse, categorical, truncate
 from .sums import sum32
 from .transforms import (_allowed_values, _as_2d, _host_numpy, _penalize_np,
                          apply_bitmask, masked_copy, zero_forbidden)
-from .truncation import min_p_threshold, top_k_ids
+from .truncation import _top_p_near_top, min_p_threshold, top_k_ids
 
 __all__ = ["MaskedSampler"]
 
@@ -161,14 +161,27 @@ class MaskedSampler:
                 top = float(row.max())
                 check_top(top)
                 # the values a truncation may keep: with top-k its few values (top-p and min-p
-                # act within them); with min-p alone those above its threshold; else all
-                if p.top_k is not None:
-                    ids = top_k_ids(row, p.top_k)
-                elif p.top_p is None and top > -math.inf:
-                    ids = np.flatnonzero(row >= min_p_threshold(top, p.min_p))
+                # act within them); with min-p alone those above its threshold; with top-p
+                # the values above its cutoff when the values near the top certify it; else
+                # every allowed value
+                thr = None
+                if p.top_k is None and p.top_p is not None and top > -math.inf:
+                    thr = _top_p_near_top(row, top, p.top_p)
+                    if thr is not None and p.min_p is not None:
+                        thr = max(thr, min_p_threshold(top, p.min_p))
+                if top == -math.inf:
+                    tok = NO_TOKEN
+                elif thr is not None:  # (the kept values, as truncated_index keeps them)
+                    ids = np.flatnonzero(row >= thr)
+                    tok = int(ids[categorical(row[ids], self.rng)])
                 else:
-                    ids = np.flatnonzero(row > -np.inf)
-                tok = int(ids[truncated_index(row[ids], p, self.rng)]) if len(ids) else NO_TOKEN
+                    if p.top_k is not None:
+                        ids = top_k_ids(row, p.top_k)
+                    elif p.top_p is None:
+                        ids = np.flatnonzero(row >= min_p_threshold(top, p.min_p))
+                    else:
+                        ids = np.flatnonzero(row > -np.inf)
+                    tok = int(ids[truncated_index(row[ids], p, self.rng)])
             else:
                 tok = self._draw_applied(row, words, sparse=False)
             out.append(Sample(tok, math.nan if tok >= 0 else _NEG_INF, 0, False))
