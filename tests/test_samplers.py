@@ -666,12 +666,14 @@ def test_masked_batch_of_wide_rows(gpt2_vocab):
     (dict(top_k=30, min_p=0.2, temperature=0.8), False), (dict(min_p=0.05), False),
     (dict(top_p=0.9), False), (dict(top_p=0.9), True),
     (dict(top_p=0.6, min_p=0.3, temperature=0.8), True)])
-def test_masked_truncations_on_wide_rows(kw, peaked, gpt2_vocab):
-    """MaskedSampler without weights on GPT-2-sized rows with a dense mask, against the
-    reference distribution: top-k (the kept set read off the columns near the top, then
-    top-p or min-p within it), min-p alone (the values above its threshold), top-p (with
-    min-p) from the values near the top when 40 allowed logits stand out (peaked), else
-    from every allowed value; forbidden tokens sit among the largest logits."""
+@pytest.mark.parametrize("weights", [False, True])
+def test_masked_truncations_on_wide_rows(kw, peaked, weights, gpt2_vocab):
+    """MaskedSampler on GPT-2-sized rows with a dense mask, against the reference
+    distribution, without and with the weight (``_sample_truncated``, the same draw):
+    top-k (the kept set read off the columns near the top, then top-p or min-p within it),
+    min-p alone (the values above its threshold), top-p (with min-p) from the values near
+    the top when 40 allowed logits stand out (peaked), else from every allowed value;
+    forbidden tokens sit among the largest logits."""
     m = bytegram.compile(Grammar.from_regex(r"[a-z ]+"), gpt2_vocab).matcher()
     allowed = m.allowed_ids()
     forbidden = np.setdiff1d(np.arange(gpt2_vocab.size), allowed)
@@ -681,9 +683,12 @@ def test_masked_truncations_on_wide_rows(kw, peaked, gpt2_vocab):
     if peaked:
         x[rng.choice(allowed, 40, replace=False)] += 7.0
     ref = reference_distribution(x, allowed, SamplingParams(**kw))
-    ms = MaskedSampler(seed=9, compute_weights=False, **kw)
+    ms = MaskedSampler(seed=9, compute_weights=weights, **kw)
     samples = draw(ms, torch.from_numpy(x), m, 3000)
     assert chi2_pvalue(counts_of(samples, len(ref)), ref) > 1e-4
+    if weights:
+        want = exact_log_z(x, allowed, SamplingParams(**kw))
+        assert all(s.log_weight == pytest.approx(want, abs=1e-5) for s in samples[:20])
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf])

@@ -112,6 +112,8 @@ class MaskedSampler:
             return self._sample_weighted(x, matchers, prev_ids)
         work = self._prepare(x, prev_ids)
         bitmask = self._fill(matchers, work.shape[0], work.shape[1])
+        if not self.params.greedy:  # (a truncation, with the weight)
+            return self._sample_truncated(work, bitmask)
         return self._sample_prepared(work, bitmask)
 
     def _sample_lazy(self, x: Any, matchers: Sequence[Any],
@@ -160,28 +162,7 @@ class MaskedSampler:
             if trunc:
                 top = float(row.max())
                 check_top(top)
-                # the values a truncation may keep: with top-k its few values (top-p and min-p
-                # act within them); with min-p alone those above its threshold; with top-p
-                # the values above its cutoff when the values near the top certify it; else
-                # every allowed value
-                thr = None
-                if p.top_k is None and p.top_p is not None and top > -math.inf:
-                    thr = _top_p_near_top(row, top, p.top_p)
-                    if thr is not None and p.min_p is not None:
-                        thr = max(thr, min_p_threshold(top, p.min_p))
-                if top == -math.inf:
-                    tok = NO_TOKEN
-                elif thr is not None:  # (the kept values, as truncated_index keeps them)
-                    ids = np.flatnonzero(row >= thr)
-                    tok = int(ids[categorical(row[ids], self.rng)])
-                else:
-                    if p.top_k is not None:
-                        ids = top_k_ids(row, p.top_k)
-                    elif p.top_p is None:
-                        ids = np.flatnonzero(row >= min_p_threshold(top, p.min_p))
-                    else:
-                        ids = np.flatnonzero(row > -np.inf)
-                    tok = int(ids[truncated_index(row[ids], p, self.rng)])
+                tok = NO_TOKEN if top == -math.inf else self._draw_truncated(row, top)
             else:
                 tok = self._draw_applied(row, words, sparse=False)
             out.append(Sample(tok, math.nan if tok >= 0 else _NEG_INF, 0, False))
@@ -242,6 +223,76 @@ class MaskedSampler:
             out.append(Sample(tok, math.log(allowed) - math.log(total), 0, False))
         return out
 
+    def _draw_truncated(self, row: np.ndarray, top: float) -> int:
+        """A token drawn from the truncated softmax of a masked row (float32: penalized,
+        tempered, -inf where forbidden; ``top`` its maximum, finite), with a dense mask:
+        the values a truncation may keep without gathering every allowed value when it can.
+        Top-k: its few values read off the columns near the top (top-p and min-p then act
+        within them); min-p alone: the values above its threshold; top-p (and min-p): the
+        values above its cutoff when the values near the top certify it; else every allowed
+        value. Then ``truncated_index`` over them, or one categorical over the kept ones."""
+        p = self.params
+        if p.top_k is None and p.top_p is not None:
+            thr = _top_p_near_top(row, top, p.top_p)
+            if thr is not None:
+                if p.min_p is not None:
+                    thr = max(thr, min_p_threshold(top, p.min_p))
+                ids = np.flatnonzero(row >= thr)  # (the kept values, as truncated_index)
+                return int(ids[categorical(row[ids], self.rng)])
+        if p.top_k is not None:
+            ids = top_k_ids(row, p.top_k)
+        elif p.top_p is None:
+            ids = np.flatnonzero(row >= min_p_threshold(top, p.min_p))
+        else:
+            ids = np.flatnonzero(row > -np.inf)
+        return int(ids[truncated_index(row[ids], p, self.rng)])
+
+    def _sample_truncated(self, work: np.ndarray, bitmask: np.ndarray) -> list[Sample]:
+        """With the exact weight and a truncation, row by row on the prepared rows
+        (``_prepare``): the weight from one set of exponentials, as ``_sample_weighted``
+        (``E = exp(s - max s)`` gives the total mass, then the mask applied to ``E`` the
+        allowed one: the weight is that of the untruncated distribution), the token from the
+        masked row as the weightless path draws it (``_draw_truncated``; a sparse mask: a
+        truncation over its gathered allowed values). Rows whose allowed mass is below
+        ``_TINY_MASS`` of the top token's weight take the log-space path
+        (``_sample_prepared``)."""
+        p = self.params
+        v = work.shape[1]
+        e = self._scratch(v)
+        out = []
+        for i in range(work.shape[0]):
+            s = work[i]
+            words = bitmask[i]
+            mx = float(s.max())
+            check_top(mx)
+            if mx == -math.inf:
+                out.append(Sample(NO_TOKEN, _NEG_INF, 0, False))
+                continue
+            np.subtract(s, np.float32(mx), out=e)
+            np.exp(e, out=e)
+            total = sum32(e)
+            ids = None
+            if np.count_nonzero(words) <= self._SPARSE_WORDS:
+                ids = unpack_ids(words, v)
+                allowed = float(np.add.reduce(e[ids], dtype=np.float64))
+            else:
+                allowed = sum32(zero_forbidden(e, words))
+            if not allowed >= self._TINY_MASS:  # (0 too: nothing allowed, or underflow)
+                out.append(self._sample_prepared(work[i:i + 1], bitmask[i:i + 1])[0])
+                continue
+            lw = math.log(allowed) - math.log(total)
+            if ids is not None:
+                vals = s[ids]
+                fin = np.flatnonzero(vals > -np.inf)
+                if len(fin) < len(vals):
+                    ids, vals = ids[fin], vals[fin]
+                tok = int(ids[truncated_index(vals, p, self.rng)])
+            else:
+                apply_bitmask(work[i:i + 1], bitmask[i:i + 1])
+                tok = self._draw_truncated(s, float(s.max()))
+            out.append(Sample(tok, lw, 0, False))
+        return out
+
     def _start(self, x: Any, matchers: Sequence[Any], prev_ids: Sequence[Any] | None
                ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray | None]]:
         """The plain paths' inputs: the float32 host rows, their filled masks, and each
@@ -300,9 +351,9 @@ class MaskedSampler:
 
     def _sample_prepared(self, work: np.ndarray, bitmask: np.ndarray) -> list[Sample]:
         """Mask, truncate and draw, row by row, on the prepared float32 rows: greedy, or
-        with the exact weight (the weightless paths are ``_sample_lazy``'s), in log space:
-        with a truncation, and for the rows whose allowed mass ``_sample_weighted`` finds
-        too small for float32 exponentials."""
+        with the exact weight in log space, for the rows whose allowed mass
+        ``_sample_weighted`` or ``_sample_truncated`` finds too small for float32
+        exponentials (the weightless paths are ``_sample_lazy``'s)."""
         p = self.params
         if p.greedy:
             return self._greedy(work, bitmask)
