@@ -195,24 +195,11 @@ class MaskedSampler:
                 s = np.multiply(row, inv, out=e)  # (exact for inv == 1)
                 if pen is not None:
                     s[pen] = _penalize_np(row[pen], p.repetition_penalty) * inv
-            mx = float(s.max())
-            check_top(mx)
-            if mx == -math.inf:
+            masses = self._masses(s, bitmask[i], e)
+            if masses is None:
                 out.append(Sample(NO_TOKEN, _NEG_INF, 0, False))
                 continue
-            np.subtract(s, np.float32(mx), out=e)
-            np.exp(e, out=e)
-            total = sum32(e)  # (float32 column sums: see the docstring)
-            words = bitmask[i]
-            ids = sums = None
-            if np.count_nonzero(words) <= self._SPARSE_WORDS:
-                ids = unpack_ids(words, v)
-                w = e[ids]
-                allowed = float(np.add.reduce(w, dtype=np.float64))
-            else:
-                w = zero_forbidden(e, words)
-                sums = _block_sums(w)  # (shared with the draw)
-                allowed = float(np.add.reduce(sums, dtype=np.float64))
+            total, allowed, ids, w, sums = masses
             if not allowed >= self._TINY_MASS:  # (0 too: nothing allowed, or underflow)
                 prev = None if prev_ids is None else [prev_ids[i]]
                 out.append(self._sample_prepared(self._prepare(host[i:i + 1], prev),
@@ -222,6 +209,30 @@ class MaskedSampler:
             tok = int(ids[j]) if ids is not None else j
             out.append(Sample(tok, math.log(allowed) - math.log(total), 0, False))
         return out
+
+    def _masses(self, s: np.ndarray, words: np.ndarray, e: np.ndarray
+                ) -> tuple[float, float, np.ndarray | None, np.ndarray, np.ndarray | None] | None:
+        """The masses of one penalized, tempered float32 row ``s`` under its mask ``words``,
+        from one set of exponentials ``E = exp(s - max s)`` written into ``e`` (which may be
+        ``s`` itself): ``(total, allowed, ids, w, sums)``, ``w`` the allowed weights (a
+        sparse mask: gathered at its ``ids``; else ``E`` with the forbidden entries zeroed,
+        ``ids`` None, ``sums`` its block sums for ``_draw_weights``). Sums are float32 column
+        sums added in float64 (see ``_sample_weighted``). None when every value is -inf;
+        NaN or +inf raise."""
+        mx = float(s.max())
+        check_top(mx)
+        if mx == -math.inf:
+            return None
+        np.subtract(s, np.float32(mx), out=e)
+        np.exp(e, out=e)
+        total = sum32(e)
+        if np.count_nonzero(words) <= self._SPARSE_WORDS:
+            ids = unpack_ids(words, len(s))
+            w = e[ids]
+            return total, float(np.add.reduce(w, dtype=np.float64)), ids, w, None
+        w = zero_forbidden(e, words)
+        sums = _block_sums(w)  # (shared with the draw)
+        return total, float(np.add.reduce(sums, dtype=np.float64)), None, w, sums
 
     def _draw_truncated(self, row: np.ndarray, top: float) -> int:
         """A token drawn from the truncated softmax of a masked row (float32: penalized,
@@ -262,21 +273,11 @@ class MaskedSampler:
         out = []
         for i in range(work.shape[0]):
             s = work[i]
-            words = bitmask[i]
-            mx = float(s.max())
-            check_top(mx)
-            if mx == -math.inf:
+            masses = self._masses(s, bitmask[i], e)
+            if masses is None:
                 out.append(Sample(NO_TOKEN, _NEG_INF, 0, False))
                 continue
-            np.subtract(s, np.float32(mx), out=e)
-            np.exp(e, out=e)
-            total = sum32(e)
-            ids = None
-            if np.count_nonzero(words) <= self._SPARSE_WORDS:
-                ids = unpack_ids(words, v)
-                allowed = float(np.add.reduce(e[ids], dtype=np.float64))
-            else:
-                allowed = sum32(zero_forbidden(e, words))
+            total, allowed, ids = masses[:3]
             if not allowed >= self._TINY_MASS:  # (0 too: nothing allowed, or underflow)
                 out.append(self._sample_prepared(work[i:i + 1], bitmask[i:i + 1])[0])
                 continue
