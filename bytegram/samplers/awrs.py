@@ -432,9 +432,11 @@ class AdaptiveRejectionSampler(RowPreparation):
     def _fallback(self, row: np.ndarray, matcher: Any, pen: Any, checks: int) -> Sample:
         """The masked path for this row: an exact draw (and the exact weight when weights
         are computed). Without truncation, ``MaskedSampler``'s own path (mask a copy, draw
-        without an exp over the row). With a truncation, the same draw as ``MaskedSampler``
-        (the same allowed values in the same order, one categorical draw over the kept
-        ones), computed from the allowed ids of the mask without masking a copy of the row."""
+        without an exp over the row). With a truncation, a draw from the distribution
+        ``MaskedSampler`` draws from, computed from the allowed ids of the mask without
+        masking a copy of the row (for a sparse mask the same draw: the same allowed values
+        in the same order, one categorical over the kept ones), and ``MaskedSampler``'s
+        weight (``_masses``; in log space when the allowed mass is tiny, as there)."""
         p = self.params
         if p.greedy or not p.truncates or not self._FAST_FALLBACK:
             return self._fallback_reference(row, matcher, pen, checks)
@@ -447,7 +449,10 @@ class AdaptiveRejectionSampler(RowPreparation):
             # (the row as it is when neither transform applies: no copy)
             work = row if pen is None and not self._scaled else \
                 self._masked._prepare(row[None], None if pen is None else [pen])[0]
-            lw = _lse(vals, float(vals.max())) - _lse(work, float(work.max()))
+            masked = self._masked
+            total, allowed = masked._masses(work, bm[0], masked._scratch(len(work)))[:2]
+            lw = (math.log(allowed) - math.log(total) if allowed >= masked._TINY_MASS
+                  else _lse(vals, float(vals.max())) - _lse(work, float(work.max())))
         return Sample(int(ids[truncated_index(vals, p, self.rng)]), lw, checks, True)
 
     def _fallback_reference(self, row: np.ndarray, matcher: Any, pen: Any,
